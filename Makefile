@@ -1,0 +1,34 @@
+# The two set-up commands (see README.md):
+#   make demo   install everything into .venv, fetch the data, run the lecture demo -> build/demo/
+#   make test   unit tests + every notebook executed under nbval
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+DEMO   := notebooks/02_gradient_descent.ipynb
+
+.PHONY: demo test notebooks lab data
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $@
+
+demo: $(STAMP)
+	$(PY) data/fetch.py --keep-going
+	$(PY) scripts/run_notebooks.py $(DEMO) --output-dir build/demo --html
+
+test: $(STAMP)
+	TQDM_DISABLE=1 $(PY) -m pytest -n 2 --dist loadfile -p no:cacheprovider \
+		--nbval-lax --nbval-current-env --nbval-cell-timeout=600 tests notebooks
+
+# Regenerate the committed outputs of every notebook (run before committing a notebook change).
+notebooks: $(STAMP)
+	$(PY) scripts/run_notebooks.py notebooks/*.ipynb
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab notebooks/
+
+data: $(STAMP)
+	$(PY) data/fetch.py
