@@ -59,11 +59,12 @@ def empirical_ntk(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor) -> torch
     return sum(j1.flatten(1) @ j2.flatten(1).T for j1, j2 in zip(jac1.values(), jac2.values()))
 
 
-def empirical_ntk_vp(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor) -> torch.Tensor:
+def empirical_ntk_vp(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor, chunk_size: int | None = None
+                     ) -> torch.Tensor:
     """The same kernel by NTK-vector products: column ``j`` is ``J1 (J2^T e_j)`` (a ``vjp`` then a ``jvp``).
 
-    Never materialises a Jacobian: memory grows with the number of parameters, not with
-    ``len(x) * parameters``.
+    Never materialises a Jacobian. ``chunk_size`` columns are computed at once (default: all); each needs one
+    parameter-sized tangent, so ``chunk_size=1`` keeps memory at a few copies of the parameters (wide networks).
     """
     f, params = _scalar_function(model), _params(model)
     _, pullback = vjp(lambda p: f(p, x2), params)
@@ -72,7 +73,7 @@ def empirical_ntk_vp(model: nn.Module, x1: torch.Tensor, x2: torch.Tensor) -> to
         (tangent,) = pullback(unit)
         return jvp(lambda p: f(p, x1), (params,), (tangent,))[1]
 
-    return vmap(column)(torch.eye(len(x2), dtype=x2.dtype, device=x2.device)).T
+    return vmap(column, chunk_size=chunk_size)(torch.eye(len(x2), dtype=x2.dtype, device=x2.device)).T
 
 
 def relu_expectations(k11: torch.Tensor, k12: torch.Tensor, k22: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
