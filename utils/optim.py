@@ -8,7 +8,26 @@ from __future__ import annotations
 import torch
 
 
-class SGD(torch.optim.Optimizer):
+class _ElementwiseOptimizer(torch.optim.Optimizer):
+    """Shared ``step``: evaluate the closure, then update each parameter that has a gradient in place."""
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            for p in group["params"]:
+                if p.grad is not None:
+                    self._update(p, group, self.state[p])
+        return loss
+
+    def _update(self, p: torch.Tensor, group: dict, state: dict) -> None:
+        raise NotImplementedError
+
+
+class SGD(_ElementwiseOptimizer):
     """Stochastic gradient descent with optional (Nesterov) momentum.
 
     With momentum ``mu`` the velocity buffer is ``b <- mu * b + g`` (``b = g`` on the first step) and the
@@ -25,31 +44,19 @@ class SGD(torch.optim.Optimizer):
             raise ValueError("nesterov=True needs a positive momentum")
         super().__init__(params, {"lr": lr, "momentum": momentum, "nesterov": nesterov})
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            lr, mu = group["lr"], group["momentum"]
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                direction = p.grad
-                if mu != 0:
-                    state = self.state[p]
-                    if "velocity" not in state:
-                        state["velocity"] = p.grad.clone()
-                    else:
-                        state["velocity"].mul_(mu).add_(p.grad)
-                    velocity = state["velocity"]
-                    direction = p.grad + mu * velocity if group["nesterov"] else velocity
-                p.sub_(lr * direction)
-        return loss
+    def _update(self, p, group, state):
+        mu, direction = group["momentum"], p.grad
+        if mu != 0:
+            if "velocity" not in state:
+                state["velocity"] = p.grad.clone()
+            else:
+                state["velocity"].mul_(mu).add_(p.grad)
+            velocity = state["velocity"]
+            direction = p.grad + mu * velocity if group["nesterov"] else velocity
+        p.sub_(group["lr"] * direction)
 
 
-class AdaGrad(torch.optim.Optimizer):
+class AdaGrad(_ElementwiseOptimizer):
     """AdaGrad: each coordinate's step is divided by the root of its summed squared gradients.
 
     ``s <- s + g**2``, ``p <- p - lr * g / (sqrt(s) + eps)``.
@@ -60,19 +67,8 @@ class AdaGrad(torch.optim.Optimizer):
             raise ValueError(f"lr must be positive, got {lr}")
         super().__init__(params, {"lr": lr, "eps": eps})
 
-    @torch.no_grad()
-    def step(self, closure=None):
-        loss = None
-        if closure is not None:
-            with torch.enable_grad():
-                loss = closure()
-        for group in self.param_groups:
-            for p in group["params"]:
-                if p.grad is None:
-                    continue
-                state = self.state[p]
-                if "sum_squares" not in state:
-                    state["sum_squares"] = torch.zeros_like(p)
-                state["sum_squares"].add_(p.grad * p.grad)
-                p.sub_(group["lr"] * p.grad / (state["sum_squares"].sqrt() + group["eps"]))
-        return loss
+    def _update(self, p, group, state):
+        if "sum_squares" not in state:
+            state["sum_squares"] = torch.zeros_like(p)
+        state["sum_squares"].add_(p.grad * p.grad)
+        p.sub_(group["lr"] * p.grad / (state["sum_squares"].sqrt() + group["eps"]))
