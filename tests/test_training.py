@@ -97,7 +97,7 @@ def run_training(loader_kind: str, epochs: int, checkpoint=None, interrupt_at_st
     return model, history
 
 
-@pytest.mark.filterwarnings("ignore:Seems like `optimizer.step\(\)` has been overridden")
+@pytest.mark.filterwarnings(r"ignore:Seems like `optimizer.step\(\)` has been overridden")
 @pytest.mark.parametrize("loader_kind", ["tensor", "dataloader"])
 def test_resuming_an_interrupted_run_reproduces_it_exactly(tmp_path, loader_kind):
     reference, reference_history = run_training(loader_kind, epochs=5)
