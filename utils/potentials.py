@@ -24,6 +24,8 @@ import math
 
 import torch
 
+from utils.ntk import relu_expectations
+
 KINDS = ("sign", "relu", "hermite", "exp", "gaussian")
 
 
@@ -71,10 +73,9 @@ def transfer(kind: str, x: torch.Tensor, theta: torch.Tensor, **params) -> torch
 
 
 def _angular(kind: str, cosine: torch.Tensor, norms: torch.Tensor) -> torch.Tensor:
-    angle = torch.arccos(torch.clamp(cosine, -1.0, 1.0))
-    if kind == "sign":
-        return 1 - 2 * angle / math.pi
-    return norms / (2 * math.pi) * (torch.sin(angle) + (math.pi - angle) * torch.cos(angle))
+    # the arc-cosine kernels of utils.ntk: E[relu(u) relu(v)], and E[sign(u) sign(v)] = 4 E[step(u) step(v)] - 1
+    relu, step = relu_expectations(norms, cosine * norms, norms)
+    return 4 * step - 1 if kind == "sign" else relu
 
 
 def potential(kind: str, theta: torch.Tensor, w: torch.Tensor, **params) -> torch.Tensor:
