@@ -16,6 +16,7 @@ from utils.data import (
     mnist_tensors,
     tiny_imagenet_class_names,
     tiny_imagenet_dataset,
+    tiny_imagenet_tensors,
     translation_pairs,
 )
 from utils.download import CorruptDataError, DataUnavailableError, download_file
@@ -65,6 +66,10 @@ def test_tiny_imagenet_root_is_a_parameter(course_data, tmp_path):
         for wnid in ("n01443537", "n07749582"):
             shutil.copytree(course_data / "tiny-imagenet-10" / split / wnid, subset / split / wnid)
     assert len(tiny_imagenet_dataset("val", root=subset)) == 100
+    images, labels, classes = tiny_imagenet_tensors("val", root=subset, size=32)
+    assert images.shape == (100, 3, 32, 32) and images.dtype == torch.uint8
+    assert classes == ["n01443537", "n07749582"] and labels.bincount().tolist() == [50, 50]
+    assert tiny_imagenet_class_names(subset) == {}  # no classes.tsv: callers fall back to folder names
     with pytest.raises(ValueError, match="split must be"):
         tiny_imagenet_dataset("test", root=subset)
 

@@ -212,3 +212,17 @@ def test_fit_on_cuda_uses_bf16_autocast():
     history = fit(model, TensorLoader(x, y, 32, device="cuda"), nn.CrossEntropyLoss(),
                   torch.optim.SGD(model.parameters(), lr=0.1), 3, device="cuda", verbose=False)
     assert seen[0] == torch.bfloat16 and history["train_loss"][-1] < history["train_loss"][0]
+
+
+def test_scheduler_steps_per_batch_or_per_epoch():
+    x, y = blobs(64)
+    for every, expected_steps in (("batch", 3 * 4), ("epoch", 3)):
+        model = small_net()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1 / (1 + step))
+        fit(model, TensorLoader(x, y, 16), nn.CrossEntropyLoss(), optimizer, 3, scheduler=scheduler,
+            scheduler_every=every, verbose=False)
+        assert scheduler.last_epoch == expected_steps
+    with pytest.raises(ValueError, match="scheduler_every"):
+        fit(model, TensorLoader(x, y, 16), nn.CrossEntropyLoss(), optimizer, 1, scheduler=scheduler,
+            scheduler_every="step", verbose=False)

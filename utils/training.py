@@ -216,18 +216,20 @@ def load_checkpoint(path: Path | str, map_location=None) -> dict:
 
 def fit(model: nn.Module, train_data: Iterable, loss_fn: Callable, optimizer: torch.optim.Optimizer,
         epochs: int, *, val_data: Iterable | None = None, metrics: Mapping[str, Metric] | None = None,
-        device: torch.device | str | None = None, scheduler=None, checkpoint: Path | str | None = None,
-        amp: bool | None = None, verbose: bool = True) -> History:
+        device: torch.device | str | None = None, scheduler=None, scheduler_every: str = "epoch",
+        checkpoint: Path | str | None = None, amp: bool | None = None, verbose: bool = True) -> History:
     """Train ``model`` for ``epochs`` epochs and return the per-epoch ``History``.
 
     Each record holds ``epoch``, ``train_loss``, ``train_<metric>``, ``val_loss`` and
     ``val_<metric>`` (with ``val_data``), ``lr`` and ``time`` (seconds). ``scheduler`` is
-    stepped once per epoch. ``amp`` (default: on for CUDA) runs forward passes in bf16
+    stepped once per epoch, or after every optimizer step with ``scheduler_every="batch"`` (OneCycleLR). ``amp`` (default: on for CUDA) runs forward passes in bf16
     autocast. With ``checkpoint`` the state is saved after every epoch and a run that finds
     the file resumes from it; a finished run's checkpoint makes ``fit`` return at once.
     """
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
+    if scheduler_every not in ("epoch", "batch"):
+        raise ValueError(f"scheduler_every must be 'epoch' or 'batch', not {scheduler_every!r}")
     device = torch.device(device) if device is not None else _device_of(model)
     amp = device.type == "cuda" if amp is None else amp
     metrics = dict(metrics or {})
@@ -262,6 +264,8 @@ def fit(model: nn.Module, train_data: Iterable, loss_fn: Callable, optimizer: to
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if scheduler is not None and scheduler_every == "batch":
+                scheduler.step()
             n = len(y)
             totals["loss"] += loss_value * n
             for name, metric in metrics.items():
@@ -277,7 +281,7 @@ def fit(model: nn.Module, train_data: Iterable, loss_fn: Callable, optimizer: to
         if val_data is not None:
             scores = evaluate(model, val_data, loss_fn, metrics, device, amp)
             record.update({f"val_{name}": value for name, value in scores.items()})
-        if scheduler is not None:
+        if scheduler is not None and scheduler_every == "epoch":
             scheduler.step()
         record["time"] = time.perf_counter() - started
         history.records.append(record)
