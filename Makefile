@@ -20,7 +20,7 @@ demo: $(STAMP)
 	$(PY) scripts/run_notebooks.py $(DEMO) --output-dir build/demo --html
 
 test: $(STAMP)
-	TQDM_DISABLE=1 $(PY) -m pytest -n 2 --dist loadfile -p no:cacheprovider \
+	TQDM_DISABLE=1 OMP_NUM_THREADS=1 $(PY) -m pytest -n 2 --dist loadfile -p no:cacheprovider \
 		--nbval-lax --nbval-current-env --nbval-cell-timeout=600 tests notebooks
 
 # Regenerate the committed outputs of every notebook (run before committing a notebook change).
