@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEMO   := notebooks/02_gradient_descent.ipynb
 
-.PHONY: demo test notebooks lab data
+.PHONY: demo test notebooks lab data release
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -32,3 +32,7 @@ lab: $(STAMP)
 
 data: $(STAMP)
 	$(PY) data/fetch.py
+
+# Regenerate the student versions of the assignments (coursework/release/) from coursework/source/.
+release: $(STAMP)
+	$(PY) -m coursework.release

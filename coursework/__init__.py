@@ -1,0 +1,1 @@
+"""Coursework tooling: student versions (``release``) and the autograder (``grade``)."""
