@@ -83,12 +83,12 @@ def build(out: Path, execute: bool = False, timeout: int = 600) -> list[Path]:
     exporter = HTMLExporter(template_name="lab",
                             mathjax_url=f"../mathjax/MathJax.js?config={MATHJAX_CONFIG}")
     render_markdown = mistune.create_markdown(escape=False, plugins=["math", "table", "strikethrough"])
+    if execute:
+        sys.path.insert(0, str(ROOT / "scripts"))
+        from run_notebooks import execute as run
     pages, rows = [], []
     for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
         if execute:
-            sys.path.insert(0, str(ROOT / "scripts"))
-            from run_notebooks import execute as run
-
             notebook, seconds = run(path, timeout)
             print(f"executed {path.name} in {seconds:.0f} s")
         else:
