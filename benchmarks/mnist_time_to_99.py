@@ -19,19 +19,18 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader
 from torchvision import transforms
 
-from utils.data import mnist_dataset, mnist_tensors
+from utils.data import MNIST_MEAN, MNIST_STD, mnist_dataset, mnist_normalise, mnist_tensors
 from utils.device import pick_device
 from utils.reproducibility import seed_everything
 from utils.training import TensorLoader, accuracy, evaluate, fit
 from utils.vision import PyTorchExampleNet, mnist_cnn
 
 TARGET = 0.99
-MEAN, STD = 0.1307, 0.3081
 
 
 def standard_recipe(device: torch.device, max_epochs: int) -> tuple[float, int, float]:
     started = time.perf_counter()
-    to_tensor = transforms.Compose([transforms.ToTensor(), transforms.Normalize((MEAN,), (STD,))])
+    to_tensor = transforms.Compose([transforms.ToTensor(), transforms.Normalize((MNIST_MEAN,), (MNIST_STD,))])
     loader_options = {"num_workers": 1, "pin_memory": True} if device.type == "cuda" else {}
     train = DataLoader(mnist_dataset(True, to_tensor), batch_size=64, shuffle=True, **loader_options)
     test = DataLoader(mnist_dataset(False, to_tensor), batch_size=1000, **loader_options)
@@ -55,10 +54,9 @@ def standard_recipe(device: torch.device, max_epochs: int) -> tuple[float, int, 
 
 def our_recipe(device: torch.device, epochs: int = 2) -> tuple[float, int, float]:
     started = time.perf_counter()
-    normalise = lambda x: (x.float() / 255 - MEAN).div(STD).unsqueeze(1)  # noqa: E731
-    train = TensorLoader(*mnist_tensors(True, device), batch_size=256, shuffle=True, transform=normalise,
+    train = TensorLoader(*mnist_tensors(True, device), batch_size=256, shuffle=True, transform=mnist_normalise,
                          drop_last=True)
-    test = TensorLoader(*mnist_tensors(False, device), batch_size=2000, transform=normalise)
+    test = TensorLoader(*mnist_tensors(False, device), batch_size=2000, transform=mnist_normalise)
     model = mnist_cnn(8).to(device)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.2, momentum=0.9, nesterov=True, weight_decay=5e-4)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.2, total_steps=epochs * len(train))

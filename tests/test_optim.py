@@ -80,3 +80,17 @@ def test_bad_arguments():
         optim.SGD(p, lr=0.1, nesterov=True)
     with pytest.raises(ValueError, match="lr must be positive"):
         optim.AdaGrad(p, lr=-1)
+
+
+def test_narrow_valley_minima_and_curvatures():
+    from torch.func import hessian
+
+    from utils.optim import narrow_valley
+
+    minima = {(1.0, 2.0): (14 - 180 ** 0.5, 14 + 180 ** 0.5), (-1.0, 0.0): (6 - 20 ** 0.5, 6 + 20 ** 0.5)}
+    for point, eigenvalues in minima.items():
+        x = torch.tensor(point, dtype=torch.float64)
+        assert narrow_valley(x) == 0
+        computed = torch.linalg.eigvalsh(hessian(narrow_valley)(x))
+        torch.testing.assert_close(computed, torch.tensor(eigenvalues, dtype=torch.float64), rtol=0, atol=1e-12)
+    assert narrow_valley(torch.zeros(5, 3, 2)).shape == (5, 3)

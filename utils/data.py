@@ -286,6 +286,14 @@ def mnist_tensors(train: bool = True, device: torch.device | str = "cpu"
     return images.to(device), labels.to(device)
 
 
+MNIST_MEAN, MNIST_STD = 0.1307, 0.3081  # pixel mean and std of the 60,000 training digits (scaled to [0, 1])
+
+
+def mnist_normalise(images: torch.Tensor) -> torch.Tensor:
+    """uint8 digits ``(N, 28, 28)`` → float ``(N, 1, 28, 28)`` with the training set's mean 0 and std 1."""
+    return ((images.float() / 255 - MNIST_MEAN) / MNIST_STD).unsqueeze(1)
+
+
 def mnist_dataset(train: bool = True, transform=None):
     """``torchvision.datasets.MNIST`` over the verified files (no download by torchvision)."""
     import torchvision

@@ -1,4 +1,4 @@
-"""Optimisers written from scratch, as ``torch.optim.Optimizer`` subclasses.
+"""Optimisers written from scratch, as ``torch.optim.Optimizer`` subclasses, and a test landscape for them.
 
 They follow PyTorch's update rules exactly (tested step for step against ``torch.optim`` in float64),
 so the lecture's formulas and the library's behaviour can be compared line by line.
@@ -72,3 +72,12 @@ class AdaGrad(_ElementwiseOptimizer):
             state["sum_squares"] = torch.zeros_like(p)
         state["sum_squares"].add_(p.grad * p.grad)
         p.sub_(group["lr"] * p.grad / (state["sum_squares"].sqrt() + group["eps"]))
+
+
+def narrow_valley(x: torch.Tensor) -> torch.Tensor:
+    """Lecture 2's curved valley ``(x1² − 1)² + (x1²·x2 − x1 − 1)²`` over the last dimension of ``x``.
+
+    Two minima with value 0: a narrow one at (1, 2) (Hessian eigenvalues 14 ± √180) and a wide one at
+    (−1, 0) (6 ± √20).
+    """
+    return (x[..., 0] ** 2 - 1) ** 2 + (x[..., 0] ** 2 * x[..., 1] - x[..., 0] - 1) ** 2
