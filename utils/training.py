@@ -222,9 +222,10 @@ def fit(model: nn.Module, train_data: Iterable, loss_fn: Callable, optimizer: to
 
     Each record holds ``epoch``, ``train_loss``, ``train_<metric>``, ``val_loss`` and
     ``val_<metric>`` (with ``val_data``), ``lr`` and ``time`` (seconds). ``scheduler`` is
-    stepped once per epoch, or after every optimizer step with ``scheduler_every="batch"`` (OneCycleLR). ``amp`` (default: on for CUDA) runs forward passes in bf16
-    autocast. With ``checkpoint`` the state is saved after every epoch and a run that finds
-    the file resumes from it; a finished run's checkpoint makes ``fit`` return at once.
+    stepped once per epoch, or after every optimizer step with ``scheduler_every="batch"``
+    (OneCycleLR). ``amp`` (default: on for CUDA) runs forward passes in bf16 autocast. With
+    ``checkpoint`` the state is saved after every epoch and a run that finds the file resumes
+    from it; a finished run's checkpoint makes ``fit`` return at once.
     """
     if epochs < 1:
         raise ValueError(f"epochs must be at least 1, got {epochs}")
