@@ -1,4 +1,4 @@
-"""Spurious minima in ReLU teacher-student networks (the sweep behind lecture 13, section v).
+"""Spurious minima in ReLU teacher-student networks (the sweep behind lecture 16, section v).
 
 Teacher: k ReLU units with orthonormal weights (the rows of I_k, d = k) and unit output weights. Student: n units
 (n = k, or more for over-parameterisation), output weights fixed to 1, weights from Xavier-uniform. Gradient

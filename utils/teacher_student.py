@@ -1,4 +1,4 @@
-"""Spurious minima in ReLU teacher-student networks: the batched gradient-descent runs behind lecture 13.
+"""Spurious minima in ReLU teacher-student networks: the batched gradient-descent runs behind lecture 16.
 
 Teacher: k ReLU units with orthonormal weights (the rows of I_k, d = k) and unit output weights. Student: n units
 (n = k, or more for over-parameterisation), output weights fixed to 1, weights from Xavier-uniform. Gradient descent
