@@ -12,8 +12,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from utils.data import DATASETS, data_root, ensure_dataset
-from utils.download import CorruptDataError, DataUnavailableError
+from utils.data import DATASETS, CorruptDataError, DataUnavailableError, data_root, ensure_dataset
 
 
 def main(argv: list[str] | None = None) -> int:

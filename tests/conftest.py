@@ -30,7 +30,7 @@ def make_mirror(tmp_path, course_data, monkeypatch):
     def make(*names: str) -> Path:
         mirror = tmp_path / "mirror"
         for name in names:
-            shutil.copytree(course_data / DATASETS[name], mirror / DATASETS[name],
+            shutil.copytree(course_data / DATASETS[name].folder, mirror / DATASETS[name].folder,
                             ignore=shutil.ignore_patterns("*.sha256", "*.part"))
         monkeypatch.setenv("COURSE_DATA_MIRROR", str(mirror))
         return mirror

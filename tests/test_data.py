@@ -8,7 +8,6 @@ import pytest
 import torch
 import torchvision
 
-import utils.data as data
 from utils.data import (
     CorruptDataWarning,
     ensure_dataset,
@@ -19,7 +18,8 @@ from utils.data import (
     tiny_imagenet_tensors,
     translation_pairs,
 )
-from utils.download import CorruptDataError, DataUnavailableError, download_file
+from utils.data import tiny_imagenet, translation
+from utils.data.core import CorruptDataError, DataUnavailableError, download_file
 
 
 def leftovers(root: Path) -> list[Path]:
@@ -137,8 +137,8 @@ def offline(monkeypatch, tmp_path):
     """Every official download fails as it does with no network (no request leaves the machine)."""
     nowhere = (tmp_path / "no-such-server").as_uri()
     monkeypatch.setattr(torchvision.datasets.MNIST, "mirrors", [nowhere + "/"])
-    monkeypatch.setattr(data, "TINY_IMAGENET_URL", nowhere + "/tiny-imagenet-200.zip")
-    monkeypatch.setattr(data, "TUTORIAL_DATA_URL", nowhere + "/data.zip")
+    monkeypatch.setattr(tiny_imagenet, "URL", nowhere + "/tiny-imagenet-200.zip")
+    monkeypatch.setattr(translation, "TUTORIAL_DATA_URL", nowhere + "/data.zip")
 
 
 @pytest.mark.parametrize("name", ["mnist", "tiny-imagenet-10", "eng-fra"])
@@ -201,11 +201,11 @@ def fake_tiny_imagenet_zip(course_data: Path, path: Path) -> None:
     words.insert(3, "n99999999\tnot in the subset")
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr(base + "words.txt", "\n".join(words) + "\n")
-        for wnid in data.TINY_IMAGENET_10:
+        for wnid in tiny_imagenet.TINY_IMAGENET_10:
             for image in (subset / "train" / wnid).iterdir():
                 archive.write(image, f"{base}train/{wnid}/images/{image.name}")
             archive.writestr(f"{base}train/{wnid}/images/{wnid}_500.JPEG", b"not in the subset")
-            for image in sorted((subset / "val" / wnid).iterdir(), key=lambda p: data._natural_key(p.name)):
+            for image in sorted((subset / "val" / wnid).iterdir(), key=lambda p: tiny_imagenet.natural_key(p.name)):
                 archive.write(image, f"{base}val/images/{image.name}")
                 annotations.append(f"{image.name}\t{wnid}\t0\t0\t63\t63")
             extra = f"extra_{wnid}.JPEG"
@@ -218,8 +218,8 @@ def test_tiny_imagenet_official_download_path(fresh_env, course_data, tmp_path, 
     archive = tmp_path / "server" / "tiny-imagenet-200.zip"
     archive.parent.mkdir()
     fake_tiny_imagenet_zip(course_data, archive)
-    monkeypatch.setattr(data, "TINY_IMAGENET_URL", archive.as_uri())
-    monkeypatch.setattr(data, "TINY_IMAGENET_MD5", hashlib.md5(archive.read_bytes()).hexdigest())
+    monkeypatch.setattr(tiny_imagenet, "URL", archive.as_uri())
+    monkeypatch.setattr(tiny_imagenet, "MD5", hashlib.md5(archive.read_bytes()).hexdigest())
     folder = ensure_dataset("tiny-imagenet-10")  # every extracted file is checked against SHA256SUMS
     assert len(tiny_imagenet_dataset("train", root=folder)) == 5000
     assert (fresh_env / "tiny-imagenet-200.zip").is_file() and not leftovers(fresh_env)
@@ -228,7 +228,7 @@ def test_tiny_imagenet_official_download_path(fresh_env, course_data, tmp_path, 
 def test_tiny_imagenet_bad_archive_is_not_kept(fresh_env, tmp_path, monkeypatch):
     archive = tmp_path / "tiny-imagenet-200.zip"
     archive.write_bytes(b"truncated")
-    monkeypatch.setattr(data, "TINY_IMAGENET_URL", archive.as_uri())
+    monkeypatch.setattr(tiny_imagenet, "URL", archive.as_uri())
     with pytest.raises(CorruptDataError, match="corrupt or incomplete"):
         ensure_dataset("tiny-imagenet-10")
     assert not any(p.is_file() for p in fresh_env.rglob("*"))
@@ -239,7 +239,7 @@ def test_eng_fra_official_download_path(fresh_env, tmp_path, monkeypatch):
     archive = tmp_path / "data.zip"
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("data/eng-fra.txt", "\n".join(lines) + "\n")
-    monkeypatch.setattr(data, "TUTORIAL_DATA_URL", archive.as_uri())
+    monkeypatch.setattr(translation, "TUTORIAL_DATA_URL", archive.as_uri())
     pairs = translation_pairs()
     assert len(pairs) == 5000
     chosen = {f"{en}\t{fr}" for en, fr in pairs}
@@ -248,6 +248,6 @@ def test_eng_fra_official_download_path(fresh_env, tmp_path, monkeypatch):
     # the derived file has its own recorded checksum, so later damage is still caught
     path = fresh_env / "translation" / "eng-fra.txt"
     path.write_text(path.read_text()[:-50])
-    monkeypatch.setattr(data, "TUTORIAL_DATA_URL", (tmp_path / "gone.zip").as_uri())
+    monkeypatch.setattr(translation, "TUTORIAL_DATA_URL", (tmp_path / "gone.zip").as_uri())
     with pytest.warns(CorruptDataWarning), pytest.raises(DataUnavailableError):
         ensure_dataset("eng-fra")

@@ -1,0 +1,48 @@
+"""The course data sets: MNIST, a 10-class Tiny ImageNet subset, and Tatoeba English-French pairs.
+
+``from utils.data import mnist_tensors`` etc. Every file is checked against the project's manifest
+``data/SHA256SUMS`` before use. Sources, in order:
+
+1. files already under the data root (``data/`` in the repository, or ``COURSE_DATA_ROOT``);
+2. the offline mirror folder named by ``COURSE_DATA_MIRROR`` (same layout as the data root);
+3. the official download.
+
+Adding a data set (one module per set, e.g. ``utils/data/fsdd.py``):
+
+- pick its ``folder`` under the data root (and the mirror), e.g. ``"fsdd"``; every file of the set is a
+  line ``<sha256>  <folder>/<relative path>`` in ``data/SHA256SUMS`` (the manifest prefix is ``folder/``);
+- write ``_download(root: Path, wanted: dict[str, str]) -> None``, the official download: fetch into a
+  temporary folder under ``root`` (``download_file`` verifies a checksum on the way) and put each wanted
+  ``{relative path: sha256}`` in place with ``install_verified(src, root / rel, sha256, move=True)``;
+  raise ``OSError``/``urllib.error.URLError`` when offline (turned into the documented offline message);
+- at import time ``register(DataSet(name, folder, _download))``; loaders call ``ensure_dataset(name)``,
+  which returns ``root / folder`` with every manifest file present and verified (copied from the
+  mirror, or downloaded, when missing or corrupt);
+- import the module and its public names at the end of this file (one line), so its set is
+  registered and ``data/fetch.py`` and ``from utils.data import ...`` know it.
+
+Shared machinery (``DataSet``, ``register``, ``ensure_dataset``, ``install_verified``,
+``download_file``, the error classes) lives in ``utils.data.core``.
+"""
+from utils.data.core import (
+    DATASETS,
+    CorruptDataError,
+    CorruptDataWarning,
+    DataSet,
+    DataUnavailableError,
+    data_root,
+    download_file,
+    ensure_dataset,
+    file_digest,
+    install_verified,
+    register,
+)
+from utils.data.mnist import MNIST_MEAN, MNIST_STD, mnist_dataset, mnist_normalise, mnist_tensors
+from utils.data.tiny_imagenet import (
+    TINY_IMAGENET_10,
+    tiny_imagenet_class_names,
+    tiny_imagenet_dataset,
+    tiny_imagenet_subset_members,
+    tiny_imagenet_tensors,
+)
+from utils.data.translation import translation_pairs
