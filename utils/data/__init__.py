@@ -46,3 +46,4 @@ from utils.data.tiny_imagenet import (
     tiny_imagenet_tensors,
 )
 from utils.data.translation import translation_pairs
+from utils.data.fsdd import FSDD_SAMPLE_RATE, FSDD_SPEAKERS, SpokenDigits, fsdd_recordings, parse_recording_name
