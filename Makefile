@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEMO   := notebooks/02_gradient_descent.ipynb
 
-.PHONY: demo test notebooks lab data release
+.PHONY: demo test notebooks lab data release site
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -27,8 +27,13 @@ test: $(STAMP)
 notebooks: $(STAMP)
 	$(PY) scripts/run_notebooks.py notebooks/*.ipynb
 
+# JupyterLab on the repository root (notebooks, notes, coursework); as root (containers) it needs --allow-root.
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) --notebook-dir=.
+
+# The course website (Jupyter Book, from the committed executed notebooks) -> build/site/index.html
+site: $(STAMP)
+	$(PY) scripts/build_site.py
 
 data: $(STAMP)
 	$(PY) data/fetch.py

@@ -1,130 +1,197 @@
-"""Render the executed lecture notebooks and the lecture notes into a static HTML site.
+"""Build the course website with Jupyter Book 1.x (Sphinx + sphinx-book-theme) into build/site/.
 
-    python scripts/build_site.py               # reuse the committed executed notebooks -> build/site/index.html
-    python scripts/build_site.py --execute     # execute every notebook first (a few minutes each)
+    python scripts/build_site.py          # `make site`: -> build/site/index.html (open it, or serve the folder)
 
-Figures and animations are embedded in the pages (they are notebook outputs); math is rendered in the browser
-by a local copy of MathJax (from the `jupyter-server-mathjax` package), so the site works offline. Open
-`build/site/index.html` in a browser, or serve the folder with `python -m http.server -d build/site`.
+Pages, in reading order (also the previous/next order): the README (landing page, with the course map), then per
+lecture its notebook as committed (executed; nothing is re-run) followed by its note, then coursework/README.md
+and the student notebooks in coursework/release/. They are copied into build/book/ in the repository's layout,
+with links rewritten: a link to another page stays a page link; a link to any other repository file (a note's
+`../utils/data.py`) points at that file in the repository on GitHub. The repository's address comes from
+pyproject.toml ([project.urls] Repository), as do the notebooks' set-up cell and the "Open in Colab" links.
+MathJax 3 is served from the site itself (book/package-lock.json pins it; `npm ci` fetches it into the git-ignored
+book/node_modules/ once), so the site works offline.
 """
 from __future__ import annotations
 
 import argparse
-import html
+import json
+import os
 import re
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
-import jupyter_server_mathjax
-import mistune
-import nbformat
-from nbconvert import HTMLExporter
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe"
-# Inline $...$ is off by default in MathJax 2; the notes and notebooks use it.
-MATHJAX_SETUP = """<script type="text/x-mathjax-config">
-MathJax.Hub.Config({tex2jax: {inlineMath: [['$', '$'], ['\\\\(', '\\\\)']], processEscapes: true}});
-</script>"""
-STYLE = """<style>
-body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; padding: 0 1rem; line-height: 1.5; }
-table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: 0.3rem 0.6rem; text-align: left; }
-code { background: #f4f4f4; padding: 0 0.2rem; } pre { background: #f4f4f4; padding: 0.6rem; overflow-x: auto; }
-</style>"""
+sys.path.insert(0, str(ROOT / "scripts"))
+from notebook_setup import BRANCH, REPOSITORY  # noqa: E402  (the one place the address is written)
+
+BOOK = ROOT / "book"
+MATHJAX = BOOK / "node_modules" / "mathjax" / "es5"
+# MathJax's combined TeX + CHTML component and what it loads lazily (fonts, extensions, menu, speech).
+MATHJAX_PARTS = ["tex-chtml-full.js", "input", "output", "a11y", "sre", "ui", "adaptors"]
+# matplotlib's animation player links Font Awesome 4 from a CDN; the theme ships Font Awesome locally.
+_REMOTE_ICONS = re.compile(r'<link[^>]*href="https://maxcdn\.bootstrapcdn\.com/font-awesome/[^"]*"[^>]*/?>\n?')
+_LINK = re.compile(r'(\]\(|href=")([^)"\s]+)')
 
 
-def _page(title: str, body: str, mathjax: str | None) -> str:
-    head = f"<meta charset='utf-8'><title>{html.escape(title)}</title>{STYLE}"
-    if mathjax:
-        head += MATHJAX_SETUP + f"<script src='{mathjax}?config={MATHJAX_CONFIG}'></script>"
-    return f"<!DOCTYPE html>\n<html lang='en'><head>{head}</head><body>\n{body}\n</body></html>\n"
+def _number(path: Path) -> int:
+    return int(path.stem.split("_", 1)[0])
 
 
-# The pages must not need the internet: nbconvert's template loads require.js (only used by widgets, which the
-# committed notebooks do not keep) and matplotlib's animation player loads Font Awesome for its button icons.
-_ICONS = {"minus": "−", "plus": "+", "fast-backward": "⏮", "step-backward": "◀︎", "play": "▶︎", "pause": "⏸",
-          "step-forward": "▶︎|", "fast-forward": "⏭"}
-_ICON_CSS = "<style>" + " ".join(f'.fa-{name}:before {{ content: "{char}"; }}' for name, char in _ICONS.items()) + \
-    " .fa { font-style: normal; }</style>"
+def pages() -> list[str]:
+    """Repository paths of the site's pages in reading order (the table of contents)."""
+    notebooks = {_number(p): p for p in (ROOT / "notebooks").glob("[0-9]*.ipynb")}
+    notes = {_number(p): p for p in (ROOT / "lectures").glob("[0-9]*.md")}
+    order = ["README.md"]
+    for number in sorted(notebooks.keys() | notes.keys()):
+        order += [p.relative_to(ROOT).as_posix() for p in (notebooks.get(number), notes.get(number)) if p]
+    order.append("coursework/README.md")
+    order += [p.relative_to(ROOT).as_posix() for p in sorted((ROOT / "coursework" / "release").glob("*.ipynb"))]
+    return order
 
 
-def _offline(page: str) -> str:
-    page = re.sub(r'<script src="https://cdnjs\.cloudflare\.com/ajax/libs/require\.js/[^"]*"></script>', "", page)
-    page = re.sub(r'<link[^>]*href="https://maxcdn\.bootstrapcdn\.com/font-awesome/[^"]*"[^>]*/?>', _ICON_CSS, page)
-    remote = re.findall(r'<(?:script|link)[^>]*(?:src|href)="(https?://[^"]+)"', page)
-    if remote:
-        raise RuntimeError(f"a page would load {remote[0]}; make it local in scripts/build_site.py")
-    return page
+def staged_name(page: str) -> str:
+    """Where a page's source lies in the book folder (the README becomes the landing page)."""
+    return "index.md" if page == "README.md" else page
 
 
-def _title(notebook: nbformat.NotebookNode, fallback: str) -> str:
-    for cell in notebook.cells:
-        if cell.cell_type == "markdown":
-            match = re.search(r"^#\s+(.+)$", cell.source, flags=re.MULTILINE)
-            if match:
-                return match.group(1).strip()
-    return fallback
+def html_name(page: str) -> str:
+    """The HTML file of a page, relative to the site's root."""
+    return str(Path(staged_name(page)).with_suffix(".html"))
 
 
-def _link_fix(text: str) -> str:
-    # Notes link to ../notebooks/X.ipynb and ../lectures/Y.md; in the site those are pages.
-    text = re.sub(r'href="([^"]*?)\.ipynb"', r'href="\1.html"', text)
-    return re.sub(r'href="((?!https?:)[^"]*?)\.md"', r'href="\1.html"', text)
+def colab_url(page: str) -> str:
+    """Open a notebook of the repository in Colab."""
+    owner_and_name = REPOSITORY.removeprefix("https://github.com/")
+    return f"https://colab.research.google.com/github/{owner_and_name}/blob/{BRANCH}/{page}"
 
 
-def build(out: Path, execute: bool = False, timeout: int = 600) -> list[Path]:
-    """Write the site into ``out`` (emptied first); return the pages written."""
+def repository_url(path: str) -> str:
+    """A repository file or folder on GitHub."""
+    kind = "tree" if (ROOT / path).is_dir() else "blob"
+    return f"{REPOSITORY}/{kind}/{BRANCH}/{path}".rstrip("/")
+
+
+def rewrite_links(text: str, page: str, site_pages: set[str]) -> str:
+    """Point the relative links of ``page`` at pages of the site, or else at the repository on GitHub.
+
+    A link to a file that does not exist is left alone: the build and the browser test then report it.
+    """
+    folder = Path(page).parent
+    staged_folder = Path(staged_name(page)).parent
+
+    def fix(match: re.Match) -> str:
+        target = match.group(2)
+        if re.match(r"[a-z][a-z0-9+.-]*:", target) or target.startswith(("#", "/")):
+            return match.group(0)
+        path, _, anchor = target.partition("#")
+        resolved = Path(*(folder / path).parts)
+        parts: list[str] = []
+        for part in resolved.parts:  # normalise a/../b without touching the file system
+            if part == "..":
+                if not parts:
+                    return match.group(0)
+                parts.pop()
+            elif part != ".":
+                parts.append(part)
+        repo_path = "/".join(parts)
+        if repo_path in site_pages:
+            new = Path(os.path.relpath(staged_name(repo_path), staged_folder)).as_posix()
+        elif (ROOT / repo_path).exists():
+            new = repository_url(repo_path)
+        else:
+            return match.group(0)
+        return match.group(1) + new + (f"#{anchor}" if anchor else "")
+
+    # Leave fenced code alone: split on fences, rewrite the even (prose) pieces only.
+    pieces = re.split(r"(^(?:```|~~~).*?^(?:```|~~~)[^\n]*$)", text, flags=re.MULTILINE | re.DOTALL)
+    return "".join(piece if i % 2 else _LINK.sub(fix, piece) for i, piece in enumerate(pieces))
+
+
+def _stage_notebook(source: Path, page: str, site_pages: set[str]) -> str:
+    notebook = json.loads(source.read_text(encoding="utf-8"))
+    for cell in notebook["cells"]:
+        if cell["cell_type"] == "markdown":
+            cell["source"] = rewrite_links("".join(cell["source"]), page, site_pages)
+        for output in cell.get("outputs", []):
+            html = output.get("data", {}).get("text/html")
+            if html is not None:
+                output["data"]["text/html"] = _REMOTE_ICONS.sub("", "".join(html))
+    return json.dumps(notebook, indent=1, ensure_ascii=False)
+
+
+def _toc(order: list[str]) -> dict:
+    lectures = [{"file": str(Path(p).with_suffix(""))} for p in order if p.startswith(("notebooks/", "lectures/"))]
+    coursework = [{"file": str(Path(p).with_suffix(""))} for p in order if p.startswith("coursework/release/")]
+    return {"format": "jb-book", "root": "index", "parts": [
+        {"caption": "Lectures: notebooks and notes", "chapters": lectures},
+        {"caption": "Coursework", "chapters": [{"file": "coursework/README", "sections": coursework}]},
+    ]}
+
+
+def install_mathjax() -> Path:
+    """MathJax 3 as pinned by book/package-lock.json, fetched once with `npm ci`."""
+    if not (MATHJAX / "tex-chtml-full.js").is_file():
+        npm = shutil.which("npm")
+        if npm is None:
+            raise SystemExit("the site needs MathJax 3 from npm: install Node.js (`apt-get install npm`), "
+                             "then run `make site` again")
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--silent"], cwd=BOOK, check=True)
+    return MATHJAX
+
+
+def stage(folder: Path) -> list[str]:
+    """Write the book's sources into ``folder`` (emptied first); return the pages in reading order."""
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    order = pages()
+    site_pages = set(order)
+    for page in order:
+        target = folder / staged_name(page)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source = ROOT / page
+        if source.suffix == ".ipynb":
+            target.write_text(_stage_notebook(source, page, site_pages), encoding="utf-8")
+        else:
+            target.write_text(rewrite_links(source.read_text(encoding="utf-8"), page, site_pages), encoding="utf-8")
+    config = yaml.safe_load((BOOK / "_config.yml").read_text(encoding="utf-8"))
+    config["repository"]["url"] = REPOSITORY
+    (folder / "_config.yml").write_text(yaml.safe_dump(config, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    (folder / "_toc.yml").write_text(yaml.safe_dump(_toc(order), sort_keys=False), encoding="utf-8")
+    mathjax = install_mathjax()
+    # Not in _static/: Jupyter Book would add every .js file there to every page.
+    (folder / "_assets" / "mathjax").mkdir(parents=True)
+    for part in MATHJAX_PARTS:
+        copy = shutil.copytree if (mathjax / part).is_dir() else shutil.copy2
+        copy(mathjax / part, folder / "_assets" / "mathjax" / part)
+    return order
+
+
+def build(out: Path = ROOT / "build" / "site", work: Path = ROOT / "build" / "book") -> list[str]:
+    """Build the site into ``out`` (replaced); return the pages in reading order. Sphinx warnings are errors."""
+    order = stage(work)
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    build = subprocess.run([str(jupyter_book), "build", str(work), "--builder", "html", "--warningiserror",
+                            "--keep-going", "--quiet"])
     if out.exists():
         shutil.rmtree(out)
-    (out / "notebooks").mkdir(parents=True)
-    (out / "lectures").mkdir()
-    shutil.copytree(Path(jupyter_server_mathjax.__file__).parent / "static", out / "mathjax")
-    exporter = HTMLExporter(template_name="lab",
-                            mathjax_url=f"../mathjax/MathJax.js?config={MATHJAX_CONFIG}")
-    render_markdown = mistune.create_markdown(escape=False, plugins=["math", "table", "strikethrough"])
-    if execute:
-        sys.path.insert(0, str(ROOT / "scripts"))
-        from run_notebooks import execute as run
-    pages, rows = [], []
-    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
-        if execute:
-            notebook, seconds = run(path, timeout)
-            print(f"executed {path.name} in {seconds:.0f} s")
-        else:
-            notebook = nbformat.read(path, as_version=4)
-        body, _ = exporter.from_notebook_node(notebook)
-        page = out / "notebooks" / f"{path.stem}.html"
-        page.write_text(_offline(body), encoding="utf-8")
-        pages.append(page)
-        note = ROOT / "lectures" / f"{path.stem}.md"
-        note_link = ""
-        if note.exists():
-            text = note.read_text(encoding="utf-8")
-            note_title = text.splitlines()[0].lstrip("# ").strip()
-            note_page = out / "lectures" / f"{path.stem}.html"
-            note_page.write_text(_page(note_title, _link_fix(render_markdown(text)), "../mathjax/MathJax.js"),
-                                 encoding="utf-8")
-            pages.append(note_page)
-            note_link = f"<a href='lectures/{path.stem}.html'>note</a>"
-        rows.append(f"<tr><td><a href='notebooks/{path.stem}.html'>{html.escape(_title(notebook, path.stem))}</a>"
-                    f"</td><td>{note_link}</td></tr>")
-    index = out / "index.html"
-    index.write_text(_page("Deep learning lectures", "<h1>Deep learning lectures</h1>\n"
-                           "<p>Executed lecture notebooks and lecture notes.</p>\n"
-                           "<table><tr><th>notebook</th><th>lecture note</th></tr>\n" + "\n".join(rows)
-                           + "\n</table>", None), encoding="utf-8")
-    return [index, *pages]
+    shutil.move(work / "_build" / "html", out)
+    if build.returncode:
+        raise SystemExit(f"the site was built into {out}, but with the warnings above (a broken link, a page "
+                         f"without a title, ...): fix them in the sources")
+    return order
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "site")
-    parser.add_argument("--execute", action="store_true", help="execute the notebooks instead of reusing their outputs")
-    parser.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell with --execute")
     args = parser.parse_args(argv)
-    pages = build(args.out, args.execute, args.timeout)
-    print(f"{len(pages)} pages -> {args.out / 'index.html'}")
+    order = build(args.out)
+    print(f"{len(order)} pages -> {args.out / 'index.html'}")
     return 0
 
 

@@ -11,9 +11,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import tomllib
 from pathlib import Path
 
-REPOSITORY = "https://github.com/dl-course/lecture-companion"
+ROOT = Path(__file__).resolve().parent.parent
+with open(ROOT / "pyproject.toml", "rb") as _file:
+    REPOSITORY: str = tomllib.load(_file)["project"]["urls"]["Repository"]  # written once, in pyproject.toml
+BRANCH = "main"
 MARKER = "# Set-up:"
 SETUP_CELL = f'''{MARKER} the course package `utils` (installed by `make demo`). On Colab or a bare Jupyter, install it.
 try:
