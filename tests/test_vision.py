@@ -1,7 +1,8 @@
+import pytest
 import torch
 import torchvision
 
-from utils.vision import PyTorchExampleNet, mnist_cnn, pretrained_if_present, random_crop_flip, small_imagenet_cnn
+from utils.vision import PyTorchExampleNet, mnist_cnn, mnist_splits, pretrained_if_present, random_crop_flip, small_imagenet_cnn
 
 
 def test_model_shapes_and_sizes():
@@ -38,3 +39,16 @@ def test_pretrained_weights_are_used_only_when_cached(tmp_path, monkeypatch):
     torch.save(saved, tmp_path / "checkpoints" / weights.url.rsplit("/", 1)[1])
     model = pretrained_if_present(torchvision.models.alexnet, weights)
     assert torch.equal(model.state_dict()["features.0.weight"], saved["features.0.weight"])
+
+
+def test_mnist_splits_hold_out_the_last_training_digits(course_data):
+    from utils.data import mnist_tensors
+
+    splits = mnist_splits()
+    x, y = mnist_tensors(train=True)
+    assert [len(splits[name][0]) for name in ("train", "val", "test")] == [55_000, 5_000, 10_000]
+    assert torch.equal(splits["val"][0], x[55_000:]) and torch.equal(splits["val"][1], y[55_000:])
+    assert torch.equal(splits["train"][0], x[:55_000])
+    assert len(mnist_splits(validation=100)["val"][0]) == 100
+    with pytest.raises(ValueError, match="validation"):
+        mnist_splits(validation=0)

@@ -5,6 +5,24 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+MNIST_VALIDATION = 5_000  # the last 5,000 training digits: every choice (epochs, recipes) is made on them
+
+
+def mnist_splits(device: torch.device | str = "cpu", validation: int = MNIST_VALIDATION
+                 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
+    """MNIST as ``{"train": ..., "val": ..., "test": ...}``, each a pair ``(uint8 images (N, 28, 28), int64 labels)``.
+
+    ``val`` is the last ``validation`` of the 60,000 training digits and ``train`` the rest; ``test`` is the 10,000 test
+    digits, which a lecture evaluates once, at the end, after everything has been chosen on ``val``.
+    """
+    from utils.data import mnist_tensors
+
+    if not 0 < validation < 60_000:
+        raise ValueError(f"validation must be between 1 and 59,999 digits, got {validation}")
+    x, y = mnist_tensors(train=True, device=device)
+    cut = len(x) - validation
+    return {"train": (x[:cut], y[:cut]), "val": (x[cut:], y[cut:]), "test": mnist_tensors(train=False, device=device)}
+
 
 def conv_block(c_in: int, c_out: int, convs: int = 1) -> list[nn.Module]:
     """``convs`` × (3×3 convolution, batch norm, ReLU); the convolution has no bias because batch norm adds one."""
