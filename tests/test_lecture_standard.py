@@ -15,9 +15,9 @@ from notebook_setup import has_setup_cell  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 NOT_YET = {
-    "01_learning_a_function", "02_gradient_descent",
+    "02_gradient_descent",
     "06_mlp_mnist", "07_cnn_mnist", "08_imagenet_alexnet", "11_rnn_translation",
-    "12_depth_expressivity", "13_nonconvex_landscapes", "14_neural_tangent_kernel", "16_teacher_student",
+    "12_depth_expressivity", "13_nonconvex_landscapes", "14_neural_tangent_kernel",
 }
 BAD_OUTPUT = {
     "widget view": re.compile(r"application/vnd\.jupyter\.widget-view"),
