@@ -5,14 +5,14 @@
     python data/fetch.py --keep-going    # report failures, exit 0 (used by `make demo`)
 
 Sources in order: files already there, the folder named by COURSE_DATA_MIRROR, the official
-download. Every file is checked against data/SHA256SUMS.
+download. Every file is checked against data/SHA256SUMS; a failure is one message saying what to do.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
-from utils.data import DATASETS, CorruptDataError, DataUnavailableError, data_root, ensure_dataset
+from utils.data import DATASETS, DataError, data_root, ensure_dataset
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         try:
             folder = ensure_dataset(name)
             print(f"{name}: ok ({folder})")
-        except (DataUnavailableError, CorruptDataError) as err:
+        except DataError as err:
             failed += 1
             print(f"{name}: NOT AVAILABLE\n  " + str(err).replace("\n", "\n  "), file=sys.stderr)
     print(f"data root: {data_root()}")

@@ -18,6 +18,7 @@ from utils.data import (
     tiny_imagenet_tensors,
     translation_pairs,
 )
+import utils.data.core as core
 from utils.data import tiny_imagenet, translation
 from utils.data.core import CorruptDataError, DataUnavailableError, download_file
 
@@ -25,6 +26,10 @@ from utils.data.core import CorruptDataError, DataUnavailableError, download_fil
 def leftovers(root: Path) -> list[Path]:
     """Temporary files or folders a fetch must never leave behind."""
     return [p for p in root.rglob("*") if p.name.endswith(".part") or p.name.startswith(".")]
+
+
+def data_files(root: Path) -> list[Path]:
+    return [p for p in root.rglob("*") if p.is_file()]
 
 
 # ---------------------------------------------------------------- loading from the mirror
@@ -148,7 +153,7 @@ def test_offline_without_mirror_gives_the_documented_error(fresh_env, offline, n
     message = str(info.value)
     assert "COURSE_DATA_MIRROR is not set" in message
     assert f"python data/fetch.py {name}" in message and "export COURSE_DATA_MIRROR=" in message
-    assert not leftovers(fresh_env) and not any(p.is_file() for p in fresh_env.rglob("*"))
+    assert not leftovers(fresh_env) and not data_files(fresh_env)
 
 
 def test_unknown_dataset_name():
@@ -231,7 +236,7 @@ def test_tiny_imagenet_bad_archive_is_not_kept(fresh_env, tmp_path, monkeypatch)
     monkeypatch.setattr(tiny_imagenet, "URL", archive.as_uri())
     with pytest.raises(CorruptDataError, match="corrupt or incomplete"):
         ensure_dataset("tiny-imagenet-10")
-    assert not any(p.is_file() for p in fresh_env.rglob("*"))
+    assert not data_files(fresh_env)
 
 
 def test_eng_fra_official_download_path(fresh_env, tmp_path, monkeypatch):
@@ -240,14 +245,31 @@ def test_eng_fra_official_download_path(fresh_env, tmp_path, monkeypatch):
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("data/eng-fra.txt", "\n".join(lines) + "\n")
     monkeypatch.setattr(translation, "TUTORIAL_DATA_URL", archive.as_uri())
+    # the derived file is not the mirror's copy: no manifest line vouches for it, so it is refused
+    with pytest.raises(DataUnavailableError, match="does not list for translation/eng-fra.txt"):
+        translation_pairs()
+    assert not data_files(fresh_env) and not leftovers(fresh_env)
+    # with its own manifest line (a second one for the same path) it is accepted
+    shortest = sorted(lines, key=lambda line: len(line.split("\t")[0]))[:5000]
+    derived = hashlib.sha256(("\n".join(shortest) + "\n").encode()).hexdigest()
+    manifest = tmp_path / "SHA256SUMS"
+    manifest.write_text(core.MANIFEST.read_text() + f"{derived}  ./translation/eng-fra.txt\n")
+    monkeypatch.setattr(core, "MANIFEST", manifest)
     pairs = translation_pairs()
     assert len(pairs) == 5000
     chosen = {f"{en}\t{fr}" for en, fr in pairs}
     rest = [line.split("\t")[0] for line in lines if line not in chosen]
     assert len(rest) == 1000 and max(len(en) for en, _ in pairs) <= min(len(en) for en in rest)
-    # the derived file has its own recorded checksum, so later damage is still caught
+    # later damage is caught by the manifest line
     path = fresh_env / "translation" / "eng-fra.txt"
     path.write_text(path.read_text()[:-50])
     monkeypatch.setattr(translation, "TUTORIAL_DATA_URL", (tmp_path / "gone.zip").as_uri())
     with pytest.warns(CorruptDataWarning), pytest.raises(DataUnavailableError):
         ensure_dataset("eng-fra")
+
+
+def test_the_manifest_may_vouch_for_two_versions_of_a_file(tmp_path):
+    manifest = tmp_path / "SHA256SUMS"
+    manifest.write_text(f"{'a' * 64}  ./x/f.txt\n{'b' * 64}  x/f.txt\n{'c' * 64}  *x/g.txt\n")
+    assert core.manifest_digests(manifest) == {"x/f.txt": {"a" * 64, "b" * 64}, "x/g.txt": {"c" * 64}}
+    assert core.read_manifest(manifest) == {"x/f.txt": "a" * 64, "x/g.txt": "c" * 64}

@@ -2,44 +2,63 @@
 
 A data set module (``mnist.py``, ``tiny_imagenet.py``, ...) registers a ``DataSet``; ``ensure_dataset``
 then makes its files present and verified, taking them from the data root, the mirror, or the download.
+
+Verification fails closed: only the project's manifest ``data/SHA256SUMS`` vouches for bytes. A missing
+or empty manifest, or a data set it lists no files for, is an error; a file whose official source gives
+different bytes than the mirror's copy is vouched for by a second line for the same path.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import shutil
 import tempfile
-import urllib.error
 import urllib.request
 import warnings
-from collections.abc import Callable
+import zipfile
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from utils.progress import progress
+
+try:
+    import fcntl
+except ImportError:  # Windows: fetches are not serialised, and leftovers are not removed
+    fcntl = None
 
 ROOT_ENV = "COURSE_DATA_ROOT"
 MIRROR_ENV = "COURSE_DATA_MIRROR"
-DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+REPO_DIR = Path(__file__).resolve().parents[2]
+DATA_DIR = REPO_DIR / "data"
 MANIFEST = DATA_DIR / "SHA256SUMS"
 CHUNK = 1 << 20
 
 
-class DataUnavailableError(RuntimeError):
-    """The data set is not on disk and could not be fetched; the message says what to do."""
+class DataError(RuntimeError):
+    """A data set cannot be used; the message says what to do."""
 
 
-class CorruptDataError(RuntimeError):
-    """A file's checksum does not match the expected one."""
+class DataUnavailableError(DataError):
+    """The data set is not on disk and could not be fetched (offline, no mirror, unwritable root)."""
+
+
+class CorruptDataError(DataError):
+    """A file's checksum does not match the manifest."""
+
+
+class ManifestError(DataError):
+    """The project's manifest ``data/SHA256SUMS`` is missing, empty, malformed or silent about a data set."""
 
 
 class CorruptDataWarning(UserWarning):
     """A cached data file failed its checksum and is being fetched again."""
 
 
-# A download puts the wanted files {relative path: sha256} under the data root (via ``install_verified``).
-Downloader = Callable[[Path, dict[str, str]], None]
+# A download puts the wanted files {relative path: accepted SHA-256s} under the data root (``install_verified``).
+Downloader = Callable[[Path, dict[str, frozenset[str]]], None]
 
 
 @dataclass(frozen=True)
@@ -74,13 +93,42 @@ def file_digest(path: Path, algorithm: str = "sha256") -> str:
 
 
 def read_manifest(path: Path) -> dict[str, str]:
-    """Parse a ``sha256sum``-style file into {relative path: sha256}."""
-    manifest = {}
-    for line in Path(path).read_text().splitlines():
-        if line.strip():
-            digest, name = line.split(maxsplit=1)
-            manifest[name.lstrip("*").removeprefix("./")] = digest
+    """``{relative path: SHA-256}`` of a ``sha256sum``-style file (the first line of a path listed twice;
+    ``manifest_digests`` gives all of them)."""
+    return {rel: digests[0] for rel, digests in _parse_manifest(Path(path)).items()}
+
+
+def manifest_digests(path: Path) -> dict[str, frozenset[str]]:
+    """Parse a ``sha256sum``-style file into ``{relative path: accepted SHA-256s}``.
+
+    A path may appear on several lines (a file whose official source differs from the mirror's copy).
+    """
+    return {rel: frozenset(digests) for rel, digests in _parse_manifest(Path(path)).items()}
+
+
+def _parse_manifest(path: Path) -> dict[str, list[str]]:
+    try:
+        text = path.read_text()
+    except OSError as err:
+        raise ManifestError(f"cannot read the data manifest {path} ({err.strerror or err}). It is part of the course "
+                            "repository: restore it (`git checkout data/SHA256SUMS`), or reinstall the package.") from None
+    manifest: dict[str, list[str]] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        fields = line.split(maxsplit=1)
+        if len(fields) != 2 or len(fields[0]) != 64 or not all(c in "0123456789abcdef" for c in fields[0]):
+            raise ManifestError(f"{path}:{number} is not a line 'sha256  relative/path': {line!r}. "
+                                "Restore the file from the repository (`git checkout data/SHA256SUMS`).")
+        manifest.setdefault(fields[1].lstrip("*").removeprefix("./"), []).append(fields[0])
+    if not manifest:
+        raise ManifestError(f"the data manifest {path} is empty, so nothing can be verified. Restore it from the "
+                            "repository (`git checkout data/SHA256SUMS`).")
     return manifest
+
+
+def _accepted(sha256: str | Collection[str]) -> frozenset[str]:
+    return frozenset([sha256]) if isinstance(sha256, str) else frozenset(sha256)
 
 
 def _part_name(dest: Path) -> Path:
@@ -90,8 +138,9 @@ def _part_name(dest: Path) -> Path:
     return Path(name)
 
 
-def install_verified(src: Path, dest: Path, sha256: str, move: bool = False) -> Path:
-    """Copy (or move) ``src`` to ``dest`` via a temporary name, only if its SHA-256 is ``sha256``."""
+def install_verified(src: Path, dest: Path, sha256: str | Collection[str], move: bool = False) -> Path:
+    """Copy (or move) ``src`` to ``dest`` via a temporary name, only if its SHA-256 is (one of) ``sha256``."""
+    accepted = _accepted(sha256)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = _part_name(dest)
     try:
@@ -100,9 +149,9 @@ def install_verified(src: Path, dest: Path, sha256: str, move: bool = False) -> 
         else:
             shutil.copyfile(src, part)
         actual = file_digest(part)
-        if actual != sha256:
+        if actual not in accepted:
             raise CorruptDataError(
-                f"{src} is corrupt or truncated: its SHA-256 is {actual}, expected {sha256}. "
+                f"{src} is corrupt or truncated: its SHA-256 is {actual}, expected {' or '.join(sorted(accepted))}. "
                 "Replace it with a good copy (or delete it to have it fetched again)."
             )
         os.replace(part, dest)
@@ -113,7 +162,7 @@ def install_verified(src: Path, dest: Path, sha256: str, move: bool = False) -> 
 
 def download_file(url: str, dest: Path, sha256: str | None = None, md5: str | None = None,
                   timeout: float = 60.0) -> Path:
-    """Download ``url`` to ``dest`` through ``dest.part``; rename only if the checksum matches.
+    """Download ``url`` to ``dest`` through ``dest.<random>.part``; rename only if the checksum matches.
 
     At least one of ``sha256`` / ``md5`` must be given: nothing unverified is kept.
     """
@@ -127,7 +176,7 @@ def download_file(url: str, dest: Path, sha256: str | None = None, md5: str | No
         request = urllib.request.Request(url, headers={"User-Agent": "dl-course-data/0.1"})
         with urllib.request.urlopen(request, timeout=timeout) as response, open(part, "wb") as out:
             total = int(response.headers.get("Content-Length") or 0) or None
-            with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, leave=False) as bar:
+            with progress(total=total, unit="B", unit_scale=True, desc=dest.name, leave=False) as bar:
                 for block in iter(lambda: response.read(CHUNK), b""):
                     out.write(block)
                     digest.update(block)
@@ -143,83 +192,180 @@ def download_file(url: str, dest: Path, sha256: str | None = None, md5: str | No
     return dest
 
 
-# ---------------------------------------------------------------- data sets
+def fetch_folder(root: Path, name: str) -> tempfile.TemporaryDirectory:
+    """A temporary folder ``root/.<name>-XXXX`` for a download to unpack into; a killed fetch's one is
+    removed by the next fetch of the same data set."""
+    return tempfile.TemporaryDirectory(dir=root, prefix=f".{name}-")
+
+
+# ---------------------------------------------------------------- where the files are
 
 def data_root() -> Path:
     """Folder where data sets are cached: ``COURSE_DATA_ROOT`` or the repository's ``data/``."""
     return Path(os.environ.get(ROOT_ENV) or DATA_DIR).expanduser()
 
 
-def _mirror() -> Path | None:
-    value = os.environ.get(MIRROR_ENV)
-    return Path(value).expanduser() if value else None
+def mirror() -> Path | None:
+    """The offline mirror named by ``COURSE_DATA_MIRROR``, or ``None``.
 
-
-@lru_cache(maxsize=1)
-def _manifest() -> dict[str, str]:
-    return read_manifest(MANIFEST)
-
-
-def _expected(name: str) -> dict[str, str]:
-    prefix = DATASETS[name].folder + "/"
-    return {path: digest for path, digest in _manifest().items() if path.startswith(prefix)}
-
-
-def _local_digest_ok(path: Path, expected: str) -> bool:
-    """True if ``path`` holds the manifest's bytes, or the bytes its ``.sha256`` sidecar records.
-
-    A sidecar is written only by a download whose source differs from the mirror's copy
-    (the PyTorch tutorial's eng-fra file); it still catches later corruption.
+    A relative value is looked up from the current folder, then from the repository root (where the
+    ``make`` targets run), so ``../shared/data`` still works in a kernel started in ``notebooks/``.
     """
-    actual = file_digest(path)
-    if actual == expected:
-        return True
-    sidecar = path.with_name(path.name + ".sha256")
-    return sidecar.exists() and sidecar.read_text().split()[0] == actual
+    value = os.environ.get(MIRROR_ENV)
+    if not value:
+        return None
+    path = Path(value).expanduser()
+    candidates = [path] if path.is_absolute() else [Path.cwd() / path, REPO_DIR / path]
+    for candidate in candidates:
+        if candidate.is_dir():
+            return candidate.resolve()
+    raise DataUnavailableError(
+        f"{MIRROR_ENV}={value} is not a folder (looked at {' and '.join(str(c) for c in candidates)}). "
+        f"Set it to the absolute path of the offline copies, e.g. `export {MIRROR_ENV}=$(realpath ../shared/data)`, "
+        "or unset it to download the data."
+    )
 
 
-def _check_local(root: Path, expected: dict[str, str]) -> list[str]:
+@lru_cache(maxsize=4)
+def _cached_manifest(path: str, mtime_ns: int, size: int) -> dict[str, frozenset[str]]:
+    return manifest_digests(Path(path))
+
+
+def manifest() -> dict[str, frozenset[str]]:
+    """The project's manifest ``data/SHA256SUMS`` (re-read when it changes)."""
+    try:
+        stat = MANIFEST.stat()
+    except OSError:
+        return manifest_digests(MANIFEST)  # raises the ManifestError that says what to do
+    return _cached_manifest(str(MANIFEST), stat.st_mtime_ns, stat.st_size)
+
+
+def _dataset(name: str) -> DataSet:
+    if name not in DATASETS:
+        raise ValueError(f"unknown data set {name!r}; choose one of {sorted(DATASETS)}")
+    return DATASETS[name]
+
+
+def expected_files(name: str) -> dict[str, frozenset[str]]:
+    """``{path relative to the data root: accepted SHA-256s}`` of data set ``name``, from the manifest."""
+    prefix = _dataset(name).folder + "/"
+    expected = {path: digests for path, digests in manifest().items() if path.startswith(prefix)}
+    if not expected:
+        raise ManifestError(f"the data manifest {MANIFEST} lists no files under {prefix}, so the {name} data set "
+                            "cannot be verified. Restore the manifest from the repository "
+                            "(`git checkout data/SHA256SUMS`).")
+    return expected
+
+
+def dataset_files(name: str) -> list[str]:
+    """The files of data set ``name`` relative to its folder, as the manifest lists them (sorted).
+
+    Loaders use this list rather than what happens to lie in the folder, so a stray file is never data.
+    """
+    cut = len(_dataset(name).folder) + 1
+    return sorted(path[cut:] for path in expected_files(name))
+
+
+# ---------------------------------------------------------------- ensure_dataset
+
+def _check_local(root: Path, expected: dict[str, frozenset[str]], warn: bool = True) -> list[str]:
     """Relative paths that are missing or fail their checksum (those are reported)."""
     bad = []
-    for rel, digest in expected.items():
+    for rel, digests in expected.items():
         path = root / rel
         if not path.is_file():
             bad.append(rel)
-        elif not _local_digest_ok(path, digest):
-            warnings.warn(f"{path} is corrupt or truncated (SHA-256 mismatch); fetching it again.",
-                          CorruptDataWarning, stacklevel=3)
+        elif file_digest(path) not in digests:
+            if warn:
+                warnings.warn(f"{path} is corrupt or truncated (SHA-256 mismatch); fetching it again.",
+                              CorruptDataWarning, stacklevel=3)
             bad.append(rel)
     return bad
 
 
 def ensure_dataset(name: str, root: Path | None = None) -> Path:
-    """Make sure every file of data set ``name`` is under ``root`` and verified; return its folder."""
-    if name not in DATASETS:
-        raise ValueError(f"unknown data set {name!r}; choose one of {sorted(DATASETS)}")
+    """Make sure every file of data set ``name`` is under ``root`` and verified; return its folder.
+
+    Raises a ``DataError`` (``DataUnavailableError``, ``CorruptDataError``, ``ManifestError``) whose
+    message says what to do.
+    """
+    dataset = _dataset(name)
     root = Path(root) if root is not None else data_root()
-    expected = _expected(name)
-    missing = _check_local(root, expected)
-    if missing:
-        mirror = _mirror()
-        if mirror is not None:
-            _copy_from_mirror(name, mirror, root, {rel: expected[rel] for rel in missing})
-        else:
-            root.mkdir(parents=True, exist_ok=True)
-            try:
-                DATASETS[name].download(root, {rel: expected[rel] for rel in missing})
-            except (urllib.error.URLError, OSError, RuntimeError) as err:
-                if isinstance(err, (CorruptDataError, DataUnavailableError)):
-                    raise
-                raise DataUnavailableError(_offline_message(name, root, err)) from err
-        still_bad = _check_local(root, {rel: expected[rel] for rel in missing})
+    expected = expected_files(name)
+    bad = _check_local(root, expected)
+    if bad:
+        with _fetch_lock(root) as exclusive:
+            if exclusive:
+                _remove_leftovers(root, dataset)
+            bad = _check_local(root, expected, warn=False)  # another process may have fetched it meanwhile
+            if bad:
+                _fetch(dataset, root, {rel: expected[rel] for rel in bad})
+            still_bad = _check_local(root, {rel: expected[rel] for rel in bad}, warn=False)
         if still_bad:
-            raise CorruptDataError(f"{name}: {len(still_bad)} file(s) still fail verification, "
-                                   f"e.g. {root / still_bad[0]}")
-    return root / DATASETS[name].folder
+            raise CorruptDataError(f"{name}: {len(still_bad)} file(s) still fail verification, e.g. "
+                                   f"{root / still_bad[0]}. Delete them and run `python data/fetch.py {name}`.")
+    return root / dataset.folder
 
 
-def _offline_message(name: str, root: Path, err: BaseException) -> str:
-    folder = DATASETS[name].folder
+@contextlib.contextmanager
+def _fetch_lock(root: Path) -> Iterator[bool]:
+    """Hold an exclusive lock on the folder ``root`` while fetching (yields whether the lock is real)."""
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        if not os.access(root, os.W_OK):
+            raise PermissionError(13, "Permission denied", str(root))
+    except OSError as err:
+        raise DataUnavailableError(_unwritable_message(root, err)) from None
+    if fcntl is None:
+        yield False
+        return
+    handle = os.open(root, os.O_RDONLY)
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield True
+    finally:
+        os.close(handle)  # releases the lock
+
+
+def _remove_leftovers(root: Path, dataset: DataSet) -> None:
+    """Remove what a killed fetch left: ``*.part`` files, ``.<name>-*`` folders, and ``*.sha256`` sidecars
+    (written by earlier versions; only the manifest vouches for bytes now)."""
+    folder = root / dataset.folder
+    stale = [*root.glob("*.part"), *root.glob(f".{dataset.name}-*")]
+    if folder.is_dir():
+        stale += [*folder.rglob("*.part"), *folder.rglob("*.sha256")]
+    for path in stale:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _unwritable_message(root: Path, err: OSError) -> str:
+    return (f"cannot write to the data folder {root} ({err.strerror or err}). Set {ROOT_ENV} to a folder you "
+            f"can write to, e.g. `export {ROOT_ENV}=$HOME/course-data`, or make {root} writable; then run again.")
+
+
+def _fetch(dataset: DataSet, root: Path, wanted: dict[str, frozenset[str]]) -> None:
+    source = mirror()
+    try:
+        if source is not None:
+            _copy_from_mirror(dataset, source, root, wanted)
+        else:
+            dataset.download(root, wanted)
+    except DataError:
+        raise
+    except PermissionError as err:
+        raise DataUnavailableError(_unwritable_message(root, err)) from None
+    except (OSError, RuntimeError, zipfile.BadZipFile) as err:
+        if source is not None:  # a mirror is local: this is a disk problem, not a network one
+            raise DataUnavailableError(f"copying {dataset.name} from {source} to {root} failed ({err}). "
+                                       "Check the free space and permissions of both folders.") from None
+        raise DataUnavailableError(_offline_message(dataset, root, err)) from None
+
+
+def _offline_message(dataset: DataSet, root: Path, err: BaseException) -> str:
+    name, folder = dataset.name, dataset.folder
     return (
         f"Could not get the {name} data set: it is not under {root / folder}, {MIRROR_ENV} is not set, "
         f"and the download failed ({type(err).__name__}: {err}).\n"
@@ -231,15 +377,15 @@ def _offline_message(name: str, root: Path, err: BaseException) -> str:
     )
 
 
-def _copy_from_mirror(name: str, mirror: Path, root: Path, wanted: dict[str, str]) -> None:
-    for rel, digest in wanted.items():
-        src = mirror / rel
+def _copy_from_mirror(dataset: DataSet, source: Path, root: Path, wanted: dict[str, frozenset[str]]) -> None:
+    for rel, digests in wanted.items():
+        src = source / rel
         if not src.is_file():
             raise DataUnavailableError(
-                f"{MIRROR_ENV}={mirror} has no {rel}. Point {MIRROR_ENV} at a complete copy of the "
-                f"course data (see data/README.md), or unset it to download {name}."
+                f"{MIRROR_ENV}={source} has no {rel}. Point {MIRROR_ENV} at a complete copy of the "
+                f"course data (see data/README.md), or unset it to download {dataset.name}."
             )
         try:
-            install_verified(src, root / rel, digest)
+            install_verified(src, root / rel, digests)
         except CorruptDataError as err:
             raise CorruptDataError(f"the mirror's copy is bad: {err}") from None

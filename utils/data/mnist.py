@@ -1,20 +1,18 @@
 """MNIST: 60,000 training and 10,000 test digits, 28×28, as the four IDX files torchvision keeps."""
 from __future__ import annotations
 
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from utils.data.core import CorruptDataError, DataSet, ensure_dataset, install_verified, register
+from utils.data.core import DataSet, ensure_dataset, fetch_folder, install_verified, register
 
 
-def _download(root: Path, wanted: dict[str, str]) -> None:
+def _download(root: Path, wanted: dict[str, frozenset[str]]) -> None:
     import torchvision
 
-    with tempfile.TemporaryDirectory(dir=root, prefix=".mnist-download-") as tmp:
+    with fetch_folder(root, "mnist") as tmp:
         # torchvision downloads the gzip files (checking their MD5) and unpacks the IDX files.
         torchvision.datasets.MNIST(tmp, train=True, download=True)
         raw = Path(tmp) / "MNIST" / "raw"
@@ -25,25 +23,10 @@ def _download(root: Path, wanted: dict[str, str]) -> None:
 MNIST = register(DataSet("mnist", "MNIST/raw", _download))
 
 
-def _read_idx(path: Path, magic: int, dims: int) -> np.ndarray:
-    raw = path.read_bytes()
-    header = np.frombuffer(raw, dtype=">i4", count=1 + dims, offset=0)
-    if header[0] != magic:
-        raise CorruptDataError(f"{path} is not an IDX file of the expected kind (magic {header[0]}).")
-    shape = tuple(int(n) for n in header[1:])
-    data = np.frombuffer(raw, dtype=np.uint8, offset=4 * (1 + dims))
-    if data.size != int(np.prod(shape)):
-        raise CorruptDataError(f"{path} holds {data.size} bytes of data, its header promises {shape}.")
-    return data.reshape(shape)
-
-
 @lru_cache(maxsize=2)
 def _mnist_cpu(train: bool) -> tuple[torch.Tensor, torch.Tensor]:
-    folder = ensure_dataset("mnist")
-    prefix = "train" if train else "t10k"
-    images = _read_idx(folder / f"{prefix}-images-idx3-ubyte", 2051, 3)
-    labels = _read_idx(folder / f"{prefix}-labels-idx1-ubyte", 2049, 1)
-    return torch.from_numpy(images.copy()), torch.from_numpy(labels.astype(np.int64))
+    dataset = mnist_dataset(train)  # torchvision reads the verified IDX files
+    return dataset.data, dataset.targets
 
 
 def mnist_tensors(train: bool = True, device: torch.device | str = "cpu"

@@ -1,14 +1,26 @@
 """A 10-class subset of Tiny ImageNet-200: 500 training and 50 validation 64×64 images per class."""
 from __future__ import annotations
 
+import os
 import re
-import tempfile
+import warnings
 import zipfile
 from pathlib import Path
 
 import torch
+import torchvision
 
-from utils.data.core import DataSet, download_file, ensure_dataset, install_verified, register
+from utils.data.core import (
+    CorruptDataWarning,
+    DataSet,
+    dataset_files,
+    download_file,
+    ensure_dataset,
+    fetch_folder,
+    file_digest,
+    install_verified,
+    register,
+)
 
 
 URL = "http://cs231n.stanford.edu/tiny-imagenet-200.zip"
@@ -51,8 +63,12 @@ def tiny_imagenet_subset_members(archive: zipfile.ZipFile, wnids: tuple[str, ...
     return members
 
 
-def _download(root: Path, wanted: dict[str, str]) -> None:
+def _download(root: Path, wanted: dict[str, frozenset[str]]) -> None:
     archive_path = root / "tiny-imagenet-200.zip"
+    if archive_path.exists() and file_digest(archive_path, "md5") != MD5:
+        warnings.warn(f"{archive_path} is corrupt or truncated (MD5 mismatch); downloading it again.",
+                      CorruptDataWarning, stacklevel=2)
+        archive_path.unlink()
     if not archive_path.exists():
         print(f"Downloading {URL} (about 240 MB) to {archive_path} ...")
         download_file(URL, archive_path, md5=MD5)
@@ -60,7 +76,7 @@ def _download(root: Path, wanted: dict[str, str]) -> None:
         members = tiny_imagenet_subset_members(archive, TINY_IMAGENET_10)
         words = dict(line.split("\t", 1) for line in archive.read("tiny-imagenet-200/words.txt")
                      .decode().splitlines())
-        with tempfile.TemporaryDirectory(dir=root, prefix=".tiny-imagenet-") as tmp:
+        with fetch_folder(root, "tiny-imagenet-10") as tmp:
             for rel, digest in wanted.items():
                 sub = rel[len(FOLDER) + 1:]
                 extracted = Path(tmp) / sub
@@ -75,20 +91,36 @@ def _download(root: Path, wanted: dict[str, str]) -> None:
 TINY_IMAGENET = register(DataSet("tiny-imagenet-10", FOLDER, _download))
 
 
+class ListedImageFolder(torchvision.datasets.ImageFolder):
+    """An ``ImageFolder`` of the given classes and files only (paths ``class/file`` relative to ``folder``)."""
+
+    def __init__(self, folder: Path, classes: list[str], files: set[str], transform=None):
+        self.listed_classes = classes
+        super().__init__(str(folder), transform=transform,
+                         is_valid_file=lambda path: os.path.relpath(path, folder).replace(os.sep, "/") in files)
+
+    def find_classes(self, directory):
+        return self.listed_classes, {name: i for i, name in enumerate(self.listed_classes)}
+
+
 def tiny_imagenet_dataset(split: str = "train", transform=None, root: Path | str | None = None):
     """An ``ImageFolder`` over ``<root>/<split>/<class>/*.JPEG``.
 
-    ``root`` defaults to the verified 10-class Tiny ImageNet subset; pass any folder in the
-    same layout (another Tiny ImageNet subset, Imagenette) to train on that instead.
+    ``root`` defaults to the verified 10-class Tiny ImageNet subset, whose classes and images are the
+    ones the manifest lists (a stray folder or file there is ignored); pass any folder in the same layout
+    (another Tiny ImageNet subset, Imagenette) to train on all its class folders instead.
     """
-    import torchvision
-
     if split not in ("train", "val"):
         raise ValueError(f"split must be 'train' or 'val', not {split!r}")
-    folder = Path(root) if root is not None else ensure_dataset("tiny-imagenet-10")
-    if not (folder / split).is_dir():
-        raise FileNotFoundError(f"{folder / split} does not exist; expected {folder}/{split}/<class>/*.JPEG")
-    return torchvision.datasets.ImageFolder(str(folder / split), transform=transform)
+    if root is not None:
+        folder = Path(root)
+        if not (folder / split).is_dir():
+            raise FileNotFoundError(f"{folder / split} does not exist; expected {folder}/{split}/<class>/*.JPEG")
+        return torchvision.datasets.ImageFolder(str(folder / split), transform=transform)
+    folder = ensure_dataset("tiny-imagenet-10") / split
+    files = {rel[len(split) + 1:] for rel in dataset_files("tiny-imagenet-10") if rel.startswith(split + "/")}
+    classes = sorted({rel.split("/")[0] for rel in files})
+    return ListedImageFolder(folder, classes, files, transform)
 
 
 def tiny_imagenet_tensors(split: str = "train", root: Path | str | None = None, size: int = 64
