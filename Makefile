@@ -7,11 +7,12 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEMO   := notebooks/02_gradient_descent.ipynb
 
-.PHONY: demo test notebooks lab data release site
+.PHONY: demo test notebooks lab data release site lock
 
-$(STAMP): requirements.txt pyproject.toml
+# Installs the lock (every transitive dependency, exact version, hash-checked); requirements.txt holds the direct pins.
+$(STAMP): requirements-lock.txt requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --require-hashes -r requirements-lock.txt
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
