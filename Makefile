@@ -36,6 +36,13 @@ lab: $(STAMP)
 site: $(STAMP)
 	$(PY) scripts/build_site.py
 
+# Re-resolve requirements-lock.txt after editing requirements.txt (torch 2.14.1 comes from this machine's local index).
+lock:
+	$(VENV)/bin/uv pip compile requirements.txt --quiet --generate-hashes --python-version 3.11.7 \
+		--python-platform x86_64-manylinux_2_28 --index-strategy unsafe-best-match \
+		--extra-index-url file:///opt/pypi/simple --extra-index-url file:///opt/pypi-more/simple \
+		--custom-compile-command "make lock" --output-file requirements-lock.txt
+
 data: $(STAMP)
 	$(PY) data/fetch.py
 
