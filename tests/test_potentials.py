@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from utils.potentials import hermite_e, pairwise, population_loss, potential, transfer
+from utils.potentials import bessel_transfer, hermite_e, laplace_potential, pairwise, population_loss, potential, transfer
 
 CASES = [("sign", {}), ("relu", {}), ("hermite", {"m": 1}), ("hermite", {"m": 2}), ("hermite", {"m": 3}),
          ("exp", {}), ("gaussian", {"s": 2.0}), ("gaussian", {"s": 5.0})]
@@ -86,3 +86,18 @@ def test_bad_arguments():
         potential("tanh", torch.ones(2), torch.ones(2))
     with pytest.raises(ValueError, match="takes parameters"):
         potential("gaussian", torch.ones(2), torch.ones(2))
+
+
+@pytest.mark.parametrize("r", [0.0, 0.3, 1.7])
+def test_bessel_transfer_has_the_laplace_potential(r):
+    """1-D quadrature (log singularities at 0 and r passed as break points) and the product rule in 2-D."""
+    from scipy import integrate
+    theta, w = torch.tensor([0.0], dtype=torch.float64), torch.tensor([r], dtype=torch.float64)
+    def integrand(x):
+        point = torch.tensor([[x]], dtype=torch.float64)
+        return (bessel_transfer(point, theta) * bessel_transfer(point, w)).item()
+    points = sorted({0.0, r})
+    value = integrate.quad(integrand, -40, 40, points=points, limit=400, epsabs=1e-13)[0]
+    assert abs(value - math.exp(-r)) < 1e-9
+    pair = torch.tensor([[0.2, -0.1]], dtype=torch.float64), torch.tensor([[0.2 + r, 0.4]], dtype=torch.float64)
+    assert torch.allclose(laplace_potential(*pair), torch.tensor([math.exp(-r) * math.exp(-0.5)], dtype=torch.float64))

@@ -17,6 +17,10 @@ and are attracted by the fixed teacher units (protons). ``potential`` is exact f
 | ``gaussian`` (``s``) | ``exp(sqrt(2/s) x.theta - 2|theta|^2/s)`` | ``exp(-|theta - w|^2 / s)`` |
 
 ``He_m`` is the probabilists' Hermite polynomial; for unit ``theta`` the Hermite transfer is ``He_m(x.theta)/sqrt(m!)``.
+
+Translation-invariant pairs (the inputs spread with Lebesgue measure over R^d, ``Phi(theta, w) = int sigma(x - theta)
+sigma(x - w) dx``): ``bessel_transfer`` ``prod_i sqrt(2)/pi K_0(|x_i - theta_i|)`` has ``laplace_potential``
+``exp(-|theta - w|_1)`` (the Bessel/L1 row of Panigrahy, Rahimi, Sachdeva and Zhang, ITCS 2018).
 """
 from __future__ import annotations
 
@@ -119,3 +123,18 @@ def population_loss(a: torch.Tensor, thetas: torch.Tensor, b: torch.Tensor, ws: 
     def quadratic(u, units_u, v, units_v):
         return (u[..., :, None] * pairwise(kind, units_u, units_v, **params) * v[..., None, :]).sum((-2, -1))
     return quadratic(a, thetas, a, thetas) - 2 * quadratic(a, thetas, b, ws) + quadratic(b, ws, b, ws)
+
+
+def bessel_transfer(x: torch.Tensor, theta: torch.Tensor) -> torch.Tensor:
+    """``prod_i sqrt(2)/pi * K_0(|x_i - theta_i|)`` for ``x (N, d)`` and ``theta (d,)``: returns ``(N,)``.
+
+    ``K_0`` is the modified Bessel function of the second kind; in one dimension its Fourier transform is
+    ``pi / sqrt(1 + k^2)``, so the self-convolution of this transfer is ``exp(-|r|)`` in each coordinate.
+    """
+    factors = math.sqrt(2) / math.pi * torch.special.modified_bessel_k0((x - theta).abs())
+    return factors.prod(-1)
+
+
+def laplace_potential(theta: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    """``int bessel_transfer(x, theta) bessel_transfer(x, w) dx = exp(-|theta - w|_1)``; broadcasts."""
+    return torch.exp(-(theta - w).abs().sum(-1))
