@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 DEMO   := notebooks/02_gradient_descent.ipynb
 
-.PHONY: demo test notebooks lab data release site lock
+.PHONY: demo test notebooks lab data release site lock student-repo
 
 # Installs the lock (every transitive dependency, exact version, hash-checked); requirements.txt holds the direct pins.
 $(STAMP): requirements-lock.txt requirements.txt pyproject.toml
@@ -49,3 +49,7 @@ data: $(STAMP)
 # Regenerate the student versions of the assignments (coursework/release/) from coursework/source/.
 release: $(STAMP)
 	$(PY) -m coursework.release
+
+# The repository students get: no instructor sources, solutions, hidden tests or grader (see coursework/README.md).
+student-repo: $(STAMP)
+	$(PY) -m coursework.export build/student-repo

@@ -42,6 +42,18 @@ def strip_regions(text: str, where: str = "cell") -> str:
     return "\n".join(out)
 
 
+def hidden_line_ranges(text: str) -> list[tuple[int, int]]:
+    """1-based (first, last) line numbers of each hidden-test region of a cell, markers included."""
+    ranges, start = [], None
+    for number, line in enumerate(text.splitlines(), start=1):
+        if line.strip() == "### BEGIN HIDDEN TESTS":
+            start = number
+        elif line.strip() == "### END HIDDEN TESTS" and start is not None:
+            ranges.append((start, number))
+            start = None
+    return ranges
+
+
 def student_version(notebook: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
     """The student copy of an instructor notebook (the input is not modified)."""
     notebook = copy.deepcopy(notebook)
