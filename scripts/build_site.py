@@ -69,6 +69,12 @@ def colab_url(page: str) -> str:
     return f"https://colab.research.google.com/github/{owner_and_name}/blob/{BRANCH}/{page}"
 
 
+def colab_section() -> str:
+    """The README's list of "Open in Colab" links, one per notebook (tests/test_site.py keeps it in step)."""
+    lines = [f"- [{p.split('/')[-1].removesuffix('.ipynb')}]({colab_url(p)})" for p in pages() if p.endswith(".ipynb")]
+    return "\n".join(lines) + "\n"
+
+
 def repository_url(path: str) -> str:
     """A repository file or folder on GitHub."""
     kind = "tree" if (ROOT / path).is_dir() else "blob"
@@ -124,7 +130,13 @@ def _stage_notebook(source: Path, page: str, site_pages: set[str]) -> str:
 
 
 def _toc(order: list[str]) -> dict:
-    lectures = [{"file": str(Path(p).with_suffix(""))} for p in order if p.startswith(("notebooks/", "lectures/"))]
+    lectures: list[dict] = []  # each notebook a chapter, its note a section under it ("Lecture note" in the sidebar)
+    for page in order:
+        entry = {"file": str(Path(page).with_suffix(""))}
+        if page.startswith("lectures/") and lectures and Path(lectures[-1]["file"]).name == Path(page).stem:
+            lectures[-1]["sections"] = [{**entry, "title": "Lecture note"}]
+        elif page.startswith(("notebooks/", "lectures/")):
+            lectures.append(entry)
     coursework = [{"file": str(Path(p).with_suffix(""))} for p in order if p.startswith("coursework/release/")]
     return {"format": "jb-book", "root": "index", "parts": [
         {"caption": "Lectures: notebooks and notes", "chapters": lectures},

@@ -178,3 +178,9 @@ def test_links_to_source_files_point_at_the_repository(site, dom):
             expected += 1
             assert f'href="{build_site.repository_url(path)}"' in dom.get(page, ""), f"{page}: link to {path}"
     assert expected >= 5, "the notes link to the course's source files"
+
+
+def test_readme_lists_an_open_in_colab_link_per_notebook():
+    section = build_site.colab_section()
+    assert section in (ROOT / "README.md").read_text(encoding="utf-8"), \
+        "README.md's 'Open in Colab' list is out of step with the notebooks; put this list there:\n" + section
