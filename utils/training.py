@@ -1,24 +1,29 @@
 """Training helpers shared by every training notebook: ``fit``, ``evaluate`` and friends.
 
 ``fit`` trains any model with any loss and optimiser, records a per-epoch ``History``, uses
-bf16 autocast and non-blocking copies on CUDA, stops with a clear message when the loss is
-NaN/inf, and with ``checkpoint=`` saves after every epoch and resumes where it stopped (on the
-CPU the resumed run equals the uninterrupted one exactly).
+bf16 autocast and non-blocking copies on CUDA, stops with a clear message when the training or
+validation loss is NaN/inf, and with ``checkpoint=`` saves after every epoch and resumes where it
+stopped (on the CPU the resumed run equals the uninterrupted one exactly: the model, optimiser,
+scheduler and the torch, NumPy, Python ``random`` and loader RNG states are all restored).
 
-Progress bars come from ``tqdm.auto``; set ``TQDM_DISABLE=1`` to turn them off (the test and
-notebook-regeneration commands do, so logs and stored notebooks stay clean).
+Progress bars (``utils.progress``): a live bar in JupyterLab, a text bar in a terminal, none when
+``TQDM_DISABLE=1`` (the test and notebook-regeneration commands set it, so stored notebooks stay clean).
 """
 from __future__ import annotations
 
 import contextlib
+import math
 import os
+import random
 import time
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
-from tqdm.auto import tqdm
+
+from utils.progress import progress
 
 Metric = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -168,6 +173,8 @@ def predict(model: nn.Module, data: Iterable, device: torch.device | None = None
         outputs.append(model(_to(x, device)).float().cpu())
         targets.append(y.cpu())
     model.train(was_training)
+    if not outputs:
+        raise ValueError("predict got no batches: the data set or loader is empty.")
     return torch.cat(outputs), torch.cat(targets)
 
 
@@ -180,7 +187,11 @@ def confusion_matrix(predictions: torch.Tensor, targets: torch.Tensor, num_class
 # ---------------------------------------------------------------- checkpoints
 
 def _rng_state(train_data) -> dict:
-    state = {"torch": torch.get_rng_state()}
+    numpy_state = np.random.get_state(legacy=False)
+    state = {"torch": torch.get_rng_state(), "python": random.getstate(),
+             "numpy": {"key": torch.from_numpy(numpy_state["state"]["key"].astype(np.int64)),
+                       "pos": numpy_state["state"]["pos"], "has_gauss": numpy_state["has_gauss"],
+                       "gauss": numpy_state["gauss"]}}
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     generator = getattr(train_data, "generator", None)
@@ -191,6 +202,12 @@ def _rng_state(train_data) -> dict:
 
 def _set_rng_state(state: dict, train_data) -> None:
     torch.set_rng_state(state["torch"])
+    if "python" in state:
+        random.setstate(state["python"])
+    if "numpy" in state:
+        saved = state["numpy"]
+        np.random.set_state({"bit_generator": "MT19937", "has_gauss": saved["has_gauss"], "gauss": saved["gauss"],
+                             "state": {"key": saved["key"].numpy().astype(np.uint32), "pos": saved["pos"]}})
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
     generator = getattr(train_data, "generator", None)
@@ -238,6 +255,7 @@ def fit(model: nn.Module, train_data: Iterable, loss_fn: Callable, optimizer: to
     history, start = History(), 0
     if checkpoint is not None and Path(checkpoint).exists():
         state = load_checkpoint(checkpoint, map_location=device)
+        _check_same_model(model, state["model"], checkpoint)
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None and "scheduler" in state:
@@ -252,7 +270,7 @@ def fit(model: nn.Module, train_data: Iterable, loss_fn: Callable, optimizer: to
         model.train()
         totals = dict.fromkeys(["loss", *metrics], 0.0)
         count = 0
-        bar = tqdm(train_data, desc=f"epoch {epoch}/{epochs}", leave=False, mininterval=1.0)
+        bar = progress(train_data, desc=f"epoch {epoch}/{epochs}", leave=False, mininterval=1.0)
         for batch_index, batch in enumerate(bar):
             x, y = (_to(t, device) for t in _split_batch(batch))
             output, loss = _forward(model, loss_fn, x, y, device, amp,
@@ -281,6 +299,12 @@ def fit(model: nn.Module, train_data: Iterable, loss_fn: Callable, optimizer: to
         record.update({f"train_{name}": total / count for name, total in totals.items()})
         if val_data is not None:
             scores = evaluate(model, val_data, loss_fn, metrics, device, amp)
+            if not math.isfinite(scores["loss"]):
+                raise FloatingPointError(
+                    f"the validation loss is {scores['loss']} after epoch {epoch} (training loss "
+                    f"{record['train_loss']:.4g}): the model's outputs on the validation data are not finite. "
+                    "Check the validation inputs for NaN/inf and that they are preprocessed like the training "
+                    "inputs; lower the learning rate if training is unstable.")
             record.update({f"val_{name}": value for name, value in scores.items()})
         if scheduler is not None and scheduler_every == "epoch":
             scheduler.step()
@@ -294,6 +318,24 @@ def fit(model: nn.Module, train_data: Iterable, loss_fn: Callable, optimizer: to
                             scheduler=scheduler.state_dict() if scheduler is not None else {},
                             history=history.records, rng=_rng_state(train_data))
     return history
+
+
+def _check_same_model(model: nn.Module, saved: Mapping[str, torch.Tensor], checkpoint) -> None:
+    """Raise a clear error naming the keys that differ when ``saved`` is another model's state dict."""
+    current = model.state_dict()
+    missing = [key for key in current if key not in saved]
+    unexpected = [key for key in saved if key not in current]
+    reshaped = [f"{key} {tuple(saved[key].shape)} vs {tuple(value.shape)}" for key, value in current.items()
+                if key in saved and saved[key].shape != value.shape]
+    if missing or unexpected or reshaped:
+        def some(keys):
+            return ", ".join(keys[:5]) + (f" (and {len(keys) - 5} more)" if len(keys) > 5 else "")
+        problems = [f"{label}: {some(keys)}" for label, keys in (
+            ("missing from the checkpoint", missing), ("not in this model", unexpected),
+            ("shape in checkpoint vs model", reshaped)) if keys]
+        raise ValueError(f"the checkpoint {checkpoint} was saved from a different model; "
+                         + "; ".join(problems) + ". Pass another checkpoint= path (or delete this file) to "
+                         "start afresh, or build the model the checkpoint was saved from.")
 
 
 def _format_record(record: dict, epochs: int) -> str:
