@@ -1,5 +1,5 @@
 # The two set-up commands (see README.md):
-#   make demo   install everything into .venv, fetch the data, run the lecture demo -> build/demo/
+#   make demo   install everything into .venv, run the lecture demo -> build/demo/
 #   make test   unit tests + every notebook executed under nbval
 PYTHON ?= python3
 VENV   ?= .venv
@@ -16,8 +16,8 @@ $(STAMP): requirements-lock.txt requirements.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
+# The demo notebook needs no data set, so nothing is fetched (notebooks fetch what they use on first use).
 demo: $(STAMP)
-	$(PY) data/fetch.py --keep-going
 	$(PY) scripts/run_notebooks.py $(DEMO) --output-dir build/demo --html
 
 test: $(STAMP)

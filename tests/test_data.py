@@ -273,3 +273,20 @@ def test_the_manifest_may_vouch_for_two_versions_of_a_file(tmp_path):
     manifest.write_text(f"{'a' * 64}  ./x/f.txt\n{'b' * 64}  x/f.txt\n{'c' * 64}  *x/g.txt\n")
     assert core.manifest_digests(manifest) == {"x/f.txt": {"a" * 64, "b" * 64}, "x/g.txt": {"c" * 64}}
     assert core.read_manifest(manifest) == {"x/f.txt": "a" * 64, "x/g.txt": "c" * 64}
+
+
+def test_make_demo_fetches_only_what_its_notebook_needs():
+    """`make demo` runs one notebook; it fetches a data set only if that notebook loads one."""
+    import json
+    import re
+
+    repo = Path(__file__).resolve().parents[1]
+    makefile = (repo / "Makefile").read_text()
+    demo = re.search(r"^DEMO\s*:=\s*(\S+)", makefile, re.M)[1]
+    recipe = re.search(r"^demo:.*\n((?:\t.*\n)+)", makefile, re.M)[1]
+    code = "\n".join("".join(cell["source"]) for cell in json.loads((repo / demo).read_text())["cells"]
+                     if cell["cell_type"] == "code")
+    if "utils.data" not in code:
+        assert "fetch.py" not in recipe, f"{demo} loads no data set, yet `make demo` fetches:\n{recipe}"
+    else:
+        assert "fetch.py --keep-going" not in recipe and "fetch.py\n" not in recipe, "fetch only the sets it uses"
