@@ -34,7 +34,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--html", action="store_true", help="also write an HTML page with the figures embedded")
     parser.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell")
     args = parser.parse_args(argv)
-    os.environ.setdefault("TQDM_DISABLE", "1")  # progress bars would only clutter the stored outputs
+    os.environ["TQDM_DISABLE"] = "1"  # no progress bars in stored outputs (utils.progress honours it in kernels)
     for path in args.notebooks:
         print(f"running {path} ...", flush=True)
         notebook, seconds = execute(path, args.timeout)
