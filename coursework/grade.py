@@ -306,7 +306,7 @@ def _failure_message(err: BaseException, test: dict, hidden: list[tuple[int, int
 
 
 def grade(submission: Path | str, assignment: str | None = None, source_dir: Path = SOURCE_DIR,
-          seed: int | None = None, total_timeout: float = 1800.0, limits: Limits | None = None,
+          seed: int | None = None, total_timeout: float = 3600.0, limits: Limits | None = None,
           isolation: str | None = None) -> Report:
     """Grade ``submission`` against the instructor notebook ``<source_dir>/<assignment>.ipynb``."""
     submission = Path(submission)
@@ -335,7 +335,10 @@ def grade(submission: Path | str, assignment: str | None = None, source_dir: Pat
     namespace = {"__name__": "__grader__", "GRADING_SEED": seed}
     remote = [name for cell in source.cells if cell.cell_type == "code" and _is_remote(cell)
               for name in defined_names(cell.source)]
-    try:
+    import torch
+
+    default_dtype, rng_state = torch.get_default_dtype(), torch.random.get_rng_state()
+    try:  # the instructor's cells run here and may set torch's defaults: restored afterwards
         for cell in source.cells:
             if cell.cell_type == "code" and not _is_test(cell) and not _is_remote(cell) \
                     and "grader" not in _skips(cell) and _meta(cell).get("locked"):
@@ -357,6 +360,8 @@ def grade(submission: Path | str, assignment: str | None = None, source_dir: Pat
                                            message, round(time.monotonic() - t0, 2)))
     finally:
         process.close()
+        torch.set_default_dtype(default_dtype)
+        torch.random.set_rng_state(rng_state)
     for index, error in sorted(process.errors.items()):
         report.notes.append(f"cell {index + 1} of the submission's code: {error}")
     report.score = sum(t.points for t in report.tests)

@@ -1,8 +1,8 @@
 """The student side of the grader: runs a submission's cells in an IPython shell and answers calls with plain data.
 
-The grader (``coursework.grade``) starts this file as a separate, sandboxed process with a request pipe and a reply pipe
-(their file descriptors are its two arguments). It sends the notebook's cells to run, then calls the student's functions by name with arguments
-it chose; this process replies with the results encoded by ``encode`` (JSON with arrays as raw little-endian bytes —
+The grader (``coursework.grade``) starts this file as a separate, sandboxed process with a request pipe and a reply
+pipe (their file descriptors are its two arguments). It sends the notebook's cells to run, then calls the student's
+functions by name with arguments it chose; this process replies with the results encoded by ``encode`` (JSON with arrays as raw little-endian bytes —
 never pickle). Everything here runs next to the student's code and is therefore untrusted: the grader checks every
 reply against its own reference and treats a missing, malformed or oversized reply as a failed test.
 

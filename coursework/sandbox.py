@@ -74,7 +74,8 @@ _WORKS: dict[str, bool] = {}
 def _works(kind: str) -> bool:
     if kind not in _WORKS:
         with tempfile.TemporaryDirectory() as folder:
-            command = _wrap(kind, Path(folder), ["/bin/true"], os.getuid())
+            os.chmod(folder, 0o755)
+            command = _wrap(kind, Path(folder), ["/bin/true"], 65534 if os.getuid() == 0 else os.getuid())
             try:
                 _WORKS[kind] = subprocess.run(command, capture_output=True, timeout=30).returncode == 0
             except (OSError, subprocess.TimeoutExpired):
@@ -104,7 +105,10 @@ def _wrap(kind: str, box: Path, command: list[str], uid: int) -> list[str]:
     if kind != "bwrap":
         raise ValueError(f"unknown isolation {kind!r}; choose auto, bwrap, unshare or none")
     wrapped = ["bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--die-with-parent",
-               "--new-session", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+               "--new-session"]
+    # As root, bwrap keeps the two capabilities setpriv needs to drop to the grading's user id (then drops all);
+    # otherwise it runs in a user namespace as the caller.
+    wrapped += ["--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"] if drop else ["--unshare-user"]
     for system in ("/usr", "/bin", "/lib", "/lib64", "/etc/alternatives"):
         if os.path.exists(system):
             wrapped += ["--ro-bind", system, system]

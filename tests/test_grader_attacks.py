@@ -255,3 +255,18 @@ def test_attacks_on_assignment_02_score_zero(tmp_path):
     report = _assignment_02(tmp_path, {"conv2d_backward": "def conv2d_backward(x, w, g, stride=1, padding=0):\n"
                                        "    return x, w, w[:, 0, 0, 0]\n"}, [overrides])
     assert report.score == 0, report.summary()
+
+
+@pytest.mark.parametrize("isolation", ["unshare", "none"])
+def test_the_fallbacks_grade_and_contain_a_hang(isolation, tmp_path):
+    # Without bubblewrap the grader still grades, records the weaker isolation, and stops a hung call.
+    if isolation == "unshare":
+        from coursework.sandbox import _works
+
+        if not _works("unshare"):
+            pytest.skip("unshare cannot create namespaces here")
+    source_dir, path = _toy(tmp_path, solved=True)
+    _edit(path, {"hypotenuse": "def hypotenuse(a, b):\n    while True:\n        pass\n"})
+    report = grade(path, source_dir=source_dir, total_timeout=LIMIT, isolation=isolation)
+    assert report.isolation == isolation and report.score == 2, report.summary()
+    assert "in time" in report.tests[0].message
