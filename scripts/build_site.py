@@ -183,18 +183,22 @@ def stage(folder: Path) -> list[str]:
     return order
 
 
+class SiteWarnings(Exception):
+    """Jupyter Book warned: the site was written, but something in the sources needs fixing."""
+
+
 def build(out: Path = ROOT / "build" / "site", work: Path = ROOT / "build" / "book") -> list[str]:
     """Build the site into ``out`` (replaced); return the pages in reading order. Sphinx warnings are errors."""
     order = stage(work)
     jupyter_book = Path(sys.executable).parent / "jupyter-book"
     build = subprocess.run([str(jupyter_book), "build", str(work), "--builder", "html", "--warningiserror",
-                            "--keep-going", "--quiet"])
+                            "--keep-going", "--quiet"], stdout=subprocess.DEVNULL)  # warnings go to stderr
     if out.exists():
         shutil.rmtree(out)
     shutil.move(work / "_build" / "html", out)
     if build.returncode:
-        raise SystemExit(f"the site was built into {out}, but with the warnings above (a broken link, a page "
-                         f"without a title, ...): fix them in the sources")
+        raise SiteWarnings(f"the site was built into {out}, but with the warnings above (a broken link, a page "
+                           f"without a title, ...): fix them in the sources")
     return order
 
 
@@ -202,7 +206,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "site")
     args = parser.parse_args(argv)
-    order = build(args.out)
+    try:
+        order = build(args.out)
+    except SiteWarnings as warned:
+        print(warned, file=sys.stderr)
+        return 1
     print(f"{len(order)} pages -> {args.out / 'index.html'}")
     return 0
 

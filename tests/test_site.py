@@ -37,13 +37,23 @@ def _chromium() -> str:
     return browser
 
 
+BUILD_WARNINGS: list[str] = []
+
+
 @pytest.fixture(scope="module")
 def site(tmp_path_factory) -> Path:
     if os.environ.get("COURSE_SITE_DIR"):
         return Path(os.environ["COURSE_SITE_DIR"]).resolve()
     work = tmp_path_factory.mktemp("site")
-    build_site.build(out=work / "site", work=work / "book")
+    try:
+        build_site.build(out=work / "site", work=work / "book")
+    except build_site.SiteWarnings as warned:  # the site is there: check it too, and fail test_the_site_builds
+        BUILD_WARNINGS.append(str(warned))
     return work / "site"
+
+
+def test_the_site_builds_without_warnings(site):
+    assert not BUILD_WARNINGS, BUILD_WARNINGS[0] + " (Jupyter Book's warnings are in the captured stderr)"
 
 
 def _render(browser: str, url: str) -> str:
