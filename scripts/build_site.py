@@ -94,16 +94,9 @@ def rewrite_links(text: str, page: str, site_pages: set[str]) -> str:
         if re.match(r"[a-z][a-z0-9+.-]*:", target) or target.startswith(("#", "/")):
             return match.group(0)
         path, _, anchor = target.partition("#")
-        resolved = Path(*(folder / path).parts)
-        parts: list[str] = []
-        for part in resolved.parts:  # normalise a/../b without touching the file system
-            if part == "..":
-                if not parts:
-                    return match.group(0)
-                parts.pop()
-            elif part != ".":
-                parts.append(part)
-        repo_path = "/".join(parts)
+        repo_path = Path(os.path.normpath(folder / path)).as_posix()
+        if repo_path.startswith(".."):
+            return match.group(0)
         if repo_path in site_pages:
             new = Path(os.path.relpath(staged_name(repo_path), staged_folder)).as_posix()
         elif (ROOT / repo_path).exists():
