@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
+
+from utils.distributed import say
 
 # (name, output channels or units) of AlexNet (Krizhevsky, Sutskever, Hinton, NeurIPS 2012), both GPUs together
 LAYERS = [("conv1", 96), ("conv2", 256), ("conv3", 384), ("conv4", 384), ("conv5", 256), ("fc6", 4096), ("fc7", 4096)]
@@ -146,13 +147,13 @@ def layer_outputs(size: int = 227, width: float = 1.0, num_classes: int = 1000) 
     return sizes
 
 
-def exchanged_elements(size: int = 227, per_layer: bool = False, width: float = 1.0) -> int:
+def exchanged_elements(size: int = 227, per_layer: bool = False, width: float = 1.0, num_classes: int = 1000) -> int:
     """Elements per image crossing between the two devices in the forward pass (half in each direction).
 
     The paper's split exchanges pool2, pool5, fc6, fc7 and the logits; a split of every layer into two halves that
     still connects every layer to all of the previous one (``per_layer``) exchanges every stage's output.
     """
-    sizes = layer_outputs(size, width)
+    sizes = layer_outputs(size, width, num_classes)
     crossing = sizes if per_layer else {k: sizes[k] for k in ("pool2", "pool5", "fc6", "fc7", "fc8")}
     return sum(crossing.values())
 
@@ -172,8 +173,8 @@ def main(argv: list[str] | None = None) -> None:
     x = torch.randn(args.batch, 3, args.size, args.size, dtype=torch.float64)
     y = torch.randint(0, num_classes, (args.batch,))
     column = Column(reference, rank, world)
-    print(f"[rank {rank}/{world}] column with {sum(p.numel() for p in column.parameters()):,} of the "
-          f"{sum(p.numel() for p in reference.parameters()):,} parameters", flush=True)
+    say(f"[rank {rank}/{world}] column with {sum(p.numel() for p in column.parameters()):,} of the "
+        f"{sum(p.numel() for p in reference.parameters()):,} parameters")
     output = column(x)
     (F.cross_entropy(output, y) / world).backward()  # every rank holds the loss; together they count it once
     expected = reference(x)
@@ -190,8 +191,8 @@ def main(argv: list[str] | None = None) -> None:
                   "max_abs_output": expected.abs().max().item()}
         with open(args.out, "w") as f:
             json.dump(result, f)
-        print(f"[rank 0] max |column output − grouped network output| = {result['max_output_difference']:.1e}, "
-              f"max gradient difference = {result['max_gradient_difference']:.1e}", flush=True)
+        say(f"[rank 0] max |column output − grouped network output| = {result['max_output_difference']:.1e}, "
+            f"max gradient difference = {result['max_gradient_difference']:.1e}")
     dist.destroy_process_group()
 
 

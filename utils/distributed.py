@@ -13,12 +13,18 @@ import tempfile
 from pathlib import Path
 
 
+def say(line: str) -> None:
+    """Print one whole line with a single write, so that lines of different processes never interleave."""
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
 def scrub_paths(text: str) -> str:
     """Replace absolute paths of this machine (repository, temporary folders, home) by short placeholders."""
     for folder, name in [(Path(__file__).resolve().parents[1], "<repo>"), (Path(tempfile.gettempdir()), "<tmp>"),
                          (Path(sys.prefix), "<venv>"), (Path.home(), "~")]:
         text = text.replace(str(folder), name)
-    return re.sub(r"(?<![\w.<~])/(?:[\w.+-]+/)+", "<path>/", text)
+    return re.sub(r"(?<![\w.<>~])/(?:[\w.+-]+/)+", "<path>/", text)
 
 
 def torchrun(module: str, *args: str, nproc: int = 2, threads: int = 1, timeout: float = 300) -> str:
