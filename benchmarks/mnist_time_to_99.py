@@ -119,7 +119,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=5, help="seeds of the course recipe (0, 1, …)")
     parser.add_argument("--standard-seeds", type=int, default=3, help="seeds of the standard recipe (≤ --seeds)")
-    parser.add_argument("--width", type=int, default=12, help="channels of mnist_cnn's first stage")
+    parser.add_argument("--width", type=int, default=16, help="channels of mnist_cnn's first stage")
     parser.add_argument("--epochs", type=int, default=3, help="length of our one-cycle schedule")
     parser.add_argument("--max-epochs", type=int, default=14, help="give up on the standard recipe after this many")
     parser.add_argument("--part", choices=("both", "ours", "standard"), default="both",
