@@ -125,26 +125,31 @@ def defined_names(code: str) -> list[str]:
 
 
 def sandbox_cells(source: nbformat.NotebookNode, submission: nbformat.NotebookNode) -> tuple[list[str], list[str]]:
-    """The cells the submission's process runs, in order, and notes on what the submission changed."""
+    """The cells the submission's process runs, in order, and notes on what the submission changed.
+
+    The instructor's code cells in order (locked ones verbatim, solution ones from the submission, tests and cells
+    skipped in the sandbox left out), each followed by the cells the student added after it."""
+    known = {_meta(cell).get("grade_id") for cell in source.cells} - {None}
     notes, by_id, extra, last_id = [], {}, {}, None
     for cell in submission.cells:
         grade_id = _meta(cell).get("grade_id")
         if cell.cell_type != "code":
             continue
-        if grade_id:
+        if grade_id in known:
             by_id.setdefault(grade_id, cell)
             last_id = grade_id
-        else:
+        else:  # a cell the student added (or gave an id the instructor's notebook does not have)
             extra.setdefault(last_id, []).append(cell.source)
     cells = list(extra.get(None, []))
     for cell in source.cells:
         grade_id = _meta(cell).get("grade_id")
-        if cell.cell_type != "code" or _is_test(cell):
-            if grade_id in by_id and _is_test(cell) and by_id[grade_id].source.strip() != cell.source.strip():
-                notes.append(f"test cell {grade_id} was edited; the instructor's copy was used")
-            continue
         theirs = by_id.get(grade_id)
-        if _is_solution(cell):
+        if cell.cell_type != "code":
+            pass
+        elif _is_test(cell):
+            if theirs is not None and theirs.source.strip() != cell.source.strip():
+                notes.append(f"test cell {grade_id} was edited; the instructor's copy was used")
+        elif _is_solution(cell):
             if theirs is None:
                 notes.append(f"solution cell {grade_id} is missing from the submission")
             elif "sandbox" not in _skips(cell):
@@ -156,7 +161,8 @@ def sandbox_cells(source: nbformat.NotebookNode, submission: nbformat.NotebookNo
                 notes.append(f"locked cell {grade_id} was edited; the instructor's copy was used")
             if "sandbox" not in _skips(cell):
                 cells.append(cell.source)
-        cells += extra.get(grade_id, []) if grade_id else []
+        if grade_id:
+            cells += extra.get(grade_id, [])
     return cells, notes
 
 
@@ -164,9 +170,11 @@ def sandbox_cells(source: nbformat.NotebookNode, submission: nbformat.NotebookNo
 class Submission:
     """The submission's process, (re)started on demand; a cell that hangs is skipped on the next start."""
 
-    def __init__(self, cells: list[str], files: dict[str, bytes], limits: Limits, isolation: str, deadline: float):
+    def __init__(self, cells: list[str], files: dict[str, bytes], limits: Limits, isolation: str, deadline: float,
+                 setup_timeout: float = SETUP_TIMEOUT):
         self.cells, self.files, self.limits, self.isolation = cells, files, limits, isolation
         self.deadline, self.sandbox, self.skipped, self.errors, self.starts = deadline, None, set(), {}, 0
+        self.setup_timeout = setup_timeout
 
     def _start(self) -> None:
         while self.sandbox is None:
@@ -175,7 +183,7 @@ class Submission:
             self.starts += 1
             sandbox = Sandbox(self.files, self.limits, self.isolation)
             running = [i for i in range(len(self.cells)) if i not in self.skipped]
-            deadline = min(self.deadline, time.monotonic() + SETUP_TIMEOUT)
+            deadline = min(self.deadline, time.monotonic() + self.setup_timeout)
             current = None
             try:
                 sandbox.send({"cells": [self.cells[i] for i in running]}, deadline)
@@ -271,8 +279,7 @@ def build_model(layers: list, state: dict):
 
     try:
         model = build(layers)
-        model.load_state_dict({k: torch.from_numpy(v.copy()) if hasattr(v, "dtype") else v
-                               for k, v in state.items()}, strict=True)
+        model.load_state_dict({k: torch.as_tensor(v) for k, v in state.items()}, strict=True)
     except RemoteError:
         raise
     except Exception:
@@ -285,6 +292,9 @@ class _Proxy:
         self.submission, self.name, self.clock = submission, name, clock
 
     def __call__(self, *args, **kwargs):
+        before = time.monotonic()
+        self.submission._start()  # (re)starting the submission's process does not count against the test's time
+        self.clock["deadline"] += time.monotonic() - before
         return self.submission.call(self.name, args, kwargs, self.clock["deadline"])
 
 
@@ -307,7 +317,7 @@ def _failure_message(err: BaseException, test: dict, hidden: list[tuple[int, int
 
 def grade(submission: Path | str, assignment: str | None = None, source_dir: Path = SOURCE_DIR,
           seed: int | None = None, total_timeout: float = 3600.0, limits: Limits | None = None,
-          isolation: str | None = None) -> Report:
+          isolation: str | None = None, setup_timeout: float = SETUP_TIMEOUT) -> Report:
     """Grade ``submission`` against the instructor notebook ``<source_dir>/<assignment>.ipynb``."""
     submission = Path(submission)
     assignment = assignment or submission.name.split(".")[0]
@@ -330,7 +340,8 @@ def grade(submission: Path | str, assignment: str | None = None, source_dir: Pat
     except Exception as err:  # unreadable or not a notebook
         raw, cells, problem = b"", [], f"could not read the submission: {type(err).__name__}"
 
-    process = Submission(cells, {"submission.ipynb": raw}, limits or Limits(), isolation, started + total_timeout)
+    process = Submission(cells, {"submission.ipynb": raw}, limits or Limits(), isolation, started + total_timeout,
+                         setup_timeout)
     clock = {"deadline": started + total_timeout}
     namespace = {"__name__": "__grader__", "GRADING_SEED": seed}
     remote = [name for cell in source.cells if cell.cell_type == "code" and _is_remote(cell)

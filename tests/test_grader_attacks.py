@@ -153,6 +153,14 @@ def test_attack_scores_no_more_than_an_empty_submission(name, tmp_path):
         assert any("locked cell helpers was edited" in note for note in report.notes)
 
 
+def test_a_cell_that_hangs_is_skipped_and_the_rest_graded(tmp_path):
+    source_dir, path = _toy(tmp_path, solved=True)
+    _edit(path, append=["import signal\nsignal.signal(signal.SIGALRM, signal.SIG_IGN)\nwhile True:\n    pass\n"])
+    report = grade(path, source_dir=source_dir, total_timeout=LIMIT, setup_timeout=10)
+    assert report.score == 4, report.summary()
+    assert any("ran longer than the set-up time limit" in note for note in report.notes), report.notes
+
+
 def test_a_hang_fails_only_its_own_test(tmp_path):
     source_dir, path = _toy(tmp_path, solved=True)
     _edit(path, {"hypotenuse": "def hypotenuse(a, b):\n    while True:\n        pass\n"})
@@ -270,3 +278,15 @@ def test_the_fallbacks_grade_and_contain_a_hang(isolation, tmp_path):
     report = grade(path, source_dir=source_dir, total_timeout=LIMIT, isolation=isolation)
     assert report.isolation == isolation and report.score == 2, report.summary()
     assert "in time" in report.tests[0].message
+
+
+def test_cells_a_student_adds_run_in_order(tmp_path):
+    from coursework.grade import sandbox_cells
+
+    source_dir, path = _toy(tmp_path, solved=True)
+    _edit(path, append=["ADDED_AT_THE_END = 1\n"])
+    notebook = nbformat.read(path, as_version=4)
+    notebook.cells.insert(0, new_code_cell("ADDED_FIRST = 1\n"))
+    cells, notes = sandbox_cells(nbformat.read(source_dir / "toy.ipynb", as_version=4), notebook)
+    assert cells[0] == "ADDED_FIRST = 1\n" and cells[-1] == "ADDED_AT_THE_END = 1\n" and not notes
+    assert not any("assert" in cell for cell in cells), "test cells do not run in the submission's process"

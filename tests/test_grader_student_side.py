@@ -60,3 +60,18 @@ def test_models_are_sent_as_layers_and_weights():
         harness.encode(Custom())
     with pytest.raises(TypeError, match="not allowed"):
         harness.encode(nn.Sequential(Custom()))
+
+
+def test_the_grader_rebuilds_a_sent_model_exactly():
+    grade = pytest.importorskip("coursework.grade")  # instructor side: not in the student export
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
+                          nn.Flatten(), nn.Linear(4 * 14 * 14, 10)).eval()
+    model[1].running_mean += 0.5
+    rebuilt = grade._tensors(harness.decode(harness.encode(model)))
+    x = torch.randn(2, 1, 28, 28)
+    assert torch.equal(rebuilt(x), model(x))
+    spec = harness.decode(harness.encode(model))
+    spec["model"][0]["type"] = "Upsample"
+    with pytest.raises(grade.RemoteError, match="does not accept"):
+        grade.build_model(spec["model"], spec["state"])
