@@ -37,6 +37,7 @@ def main() -> None:
                                     "val_accuracy": history.last["val_accuracy"],
                                     "cpu_seconds": time.process_time() - started}
         print(speaker, result["folds"][speaker], flush=True)
+        OUT.write_text(json.dumps(result, indent=1) + "\n")  # saved as it goes: the folds come first
     val, rest = train.subset(train.indices < 10), train.subset(train.indices >= 10)
     for seed in SEEDS:
         started = time.process_time()
@@ -45,7 +46,7 @@ def main() -> None:
                                       "val_accuracy": history.last["val_accuracy"],
                                       "cpu_seconds": time.process_time() - started}
         print("seed", seed, result["seeds"][str(seed)], flush=True)
-    OUT.write_text(json.dumps(result, indent=1) + "\n")
+        OUT.write_text(json.dumps(result, indent=1) + "\n")
 
 
 if __name__ == "__main__":
