@@ -15,7 +15,7 @@ from notebook_setup import has_setup_cell  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 NOT_YET = {
-    "08_imagenet_alexnet", "11_rnn_translation",
+    "11_rnn_translation",
     "12_depth_expressivity", "14_neural_tangent_kernel",
 }
 BAD_OUTPUT = {
