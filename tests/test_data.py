@@ -101,6 +101,7 @@ def test_copies_from_mirror_into_empty_root(fresh_env, make_mirror):
     assert folder == fresh_env / "translation" and (folder / "eng-fra.txt").is_file()
     ensure_dataset("mnist")
     assert not leftovers(fresh_env)
+    assert all(p.stat().st_mode & 0o444 == 0o444 for p in data_files(fresh_env))  # readable by every user
 
 
 @pytest.mark.parametrize("damage", ["flip", "truncate"])

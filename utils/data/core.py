@@ -154,6 +154,7 @@ def install_verified(src: Path, dest: Path, sha256: str | Collection[str], move:
                 f"{src} is corrupt or truncated: its SHA-256 is {actual}, expected {' or '.join(sorted(accepted))}. "
                 "Replace it with a good copy (or delete it to have it fetched again)."
             )
+        os.chmod(part, 0o644)  # mkstemp's 0600 would hide a shared data root from other users
         os.replace(part, dest)
     finally:
         part.unlink(missing_ok=True)
@@ -186,6 +187,7 @@ def download_file(url: str, dest: Path, sha256: str | None = None, md5: str | No
                 f"download of {url} is corrupt or incomplete: {algorithm} {digest.hexdigest()}, "
                 f"expected {expected}. Try again; if it persists the server's file has changed."
             )
+        os.chmod(part, 0o644)
         os.replace(part, dest)
     finally:
         part.unlink(missing_ok=True)
