@@ -90,3 +90,38 @@ def test_empirical_converges_to_analytic_at_large_width():
         empirical = empirical_ntk_vp(model, x, x)
         errors.append(((empirical - analytic).norm() / analytic.norm()).item())
     assert errors[1] < 0.05 and errors[1] < errors[0]
+
+
+@pytest.mark.parametrize("depth, b_std", [(1, 0.0), (3, 0.1), (4, 0.5)])
+def test_layerwise_ntk_matches_autograd(depth, b_std):
+    from utils.ntk import layerwise_ntk
+    torch.manual_seed(depth)
+    model = relu_mlp(3, 16, depth, w_std=1.3, b_std=b_std).double()
+    x1, x2 = torch.randn(5, 3, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64)
+    reference = empirical_ntk(model, x1, x2)
+    assert torch.allclose(layerwise_ntk(model, x1, x2), reference, rtol=1e-12, atol=1e-12)
+    parts = layerwise_ntk(model, x1, x2, per_layer=True)
+    assert len(parts) == depth + 1 and torch.allclose(sum(parts), reference, rtol=1e-12, atol=1e-12)
+
+
+def test_layerwise_ntk_rejects_other_models():
+    from utils.ntk import layerwise_ntk
+    with pytest.raises(ValueError, match="relu_mlp"):
+        layerwise_ntk(torch.nn.Sequential(torch.nn.Linear(2, 1)), torch.ones(1, 2), torch.ones(1, 2))
+
+
+def test_steps_to_memorise_fits_random_labels_when_wide():
+    from utils.ntk import steps_to_memorise
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(20, 5, generator=g, dtype=torch.float64)
+    labels = torch.randint(0, 2, (3, 20), generator=g).double() * 2 - 1
+    wide, narrow = steps_to_memorise(x, labels, 512, 2000), steps_to_memorise(x, labels, 1, 2000)
+    assert (wide < 2000).all(), "a wide network memorises every random labelling"
+    assert (narrow == 2000).all(), "one hidden unit cannot: 20 points in general position need more"
+
+
+def test_smallest_memorising_widths_is_on_the_grid_and_reproducible():
+    from utils.ntk import smallest_memorising_widths
+    widths = smallest_memorising_widths(12, 2, 1000)
+    assert widths == smallest_memorising_widths(12, 2, 1000)
+    assert all(w in {round(2 ** (k / 4)) for k in range(2, 64)} for w in widths)
