@@ -5,7 +5,7 @@
     python data/fetch.py --keep-going    # report failures, exit 0 (used by `make demo`)
 
 Sources in order: files already there, the folder named by COURSE_DATA_MIRROR, the official
-download. Every file is checked against data/SHA256SUMS; a failure is one message saying what to do.
+download. Every file is checked against utils/data/SHA256SUMS; a failure is one message saying what to do.
 """
 from __future__ import annotations
 

@@ -71,3 +71,26 @@ def test_notebook_runs_from_an_empty_folder_with_the_installed_package(path, ins
                    resources={"metadata": {"path": str(empty)}}).execute()
     printed = "".join(o.get("text", "") for o in notebook.cells[-1].outputs)
     assert printed.strip().startswith(str(installed)), printed
+
+
+@pytest.mark.needs_data
+def test_the_installed_package_verifies_and_caches_data_outside_any_checkout(installed, tmp_path):
+    """On Colab there is no checkout: the manifest travels in the package and the cache is the user's cache folder."""
+    mirror = os.environ.get("COURSE_DATA_MIRROR")
+    if not mirror:
+        pytest.skip("needs COURSE_DATA_MIRROR (the offline data copies)")
+    empty, home = tmp_path / "empty", tmp_path / "home"
+    empty.mkdir()
+    home.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("COURSE_DATA_ROOT", "XDG_CACHE_HOME")}
+    env.update(PYTHONPATH=str(installed), HOME=str(home), COURSE_DATA_MIRROR=str(Path(mirror).resolve()))
+    script = ("from utils.data import mnist_tensors, data_root\n"
+              "images, labels = mnist_tensors(train=False)\n"
+              "print(data_root(), tuple(images.shape), int(labels.sum()))\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=empty, env=env, capture_output=True, text=True,
+                          timeout=240)
+    assert done.returncode == 0, done.stderr[-2000:]
+    root, shape = done.stdout.split()[0], done.stdout.split()[1:4]
+    assert Path(root) == home / ".cache" / "dl-course-data"
+    assert "".join(shape) == "(10000,28,28)"
+    assert (home / ".cache" / "dl-course-data" / "MNIST" / "raw" / "t10k-labels-idx1-ubyte").is_file()

@@ -1,7 +1,7 @@
 """The course data sets: MNIST, a 10-class Tiny ImageNet subset, and Tatoeba English-French pairs.
 
 ``from utils.data import mnist_tensors`` etc. Every file is checked against the project's manifest
-``data/SHA256SUMS`` before use. Sources, in order:
+``utils/data/SHA256SUMS`` before use. Sources, in order:
 
 1. files already under the data root (``data/`` in the repository, or ``COURSE_DATA_ROOT``);
 2. the offline mirror folder named by ``COURSE_DATA_MIRROR`` (same layout as the data root);
@@ -14,7 +14,7 @@ set with no entries, is a ``ManifestError``. Every failure is a ``DataError`` wh
 Adding a data set (one module per set, e.g. ``utils/data/fsdd.py``):
 
 - pick its ``folder`` under the data root (and the mirror), e.g. ``"fsdd"``; every file of the set is a
-  line ``<sha256>  <folder>/<relative path>`` in ``data/SHA256SUMS`` (the manifest prefix is ``folder/``);
+  line ``<sha256>  <folder>/<relative path>`` in ``utils/data/SHA256SUMS`` (the manifest prefix is ``folder/``);
 - write ``_download(root: Path, wanted: dict[str, frozenset[str]]) -> None``, the official download: unpack
   into ``with fetch_folder(root, name) as tmp:`` (a killed fetch's folder is removed next time;
   ``download_file`` verifies a checksum on the way) and put each wanted ``{relative path: accepted

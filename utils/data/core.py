@@ -3,7 +3,7 @@
 A data set module (``mnist.py``, ``tiny_imagenet.py``, ...) registers a ``DataSet``; ``ensure_dataset``
 then makes its files present and verified, taking them from the data root, the mirror, or the download.
 
-Verification fails closed: only the project's manifest ``data/SHA256SUMS`` vouches for bytes. A missing
+Verification fails closed: only the project's manifest ``utils/data/SHA256SUMS`` vouches for bytes. A missing
 or empty manifest, or a data set it lists no files for, is an error; a file whose official source gives
 different bytes than the mirror's copy is vouched for by a second line for the same path.
 """
@@ -32,8 +32,11 @@ except ImportError:  # Windows: fetches are not serialised, and leftovers are no
 ROOT_ENV = "COURSE_DATA_ROOT"
 MIRROR_ENV = "COURSE_DATA_MIRROR"
 REPO_DIR = Path(__file__).resolve().parents[2]
-DATA_DIR = REPO_DIR / "data"
-MANIFEST = DATA_DIR / "SHA256SUMS"
+# The manifest ships inside the package, so a pip-installed package (Colab, a downloaded notebook) verifies too.
+MANIFEST = Path(__file__).resolve().with_name("SHA256SUMS")
+# In a repository checkout the cache is its data/ folder; an installed package caches under the user's cache folder.
+DATA_DIR = (REPO_DIR / "data" if (REPO_DIR / "pyproject.toml").is_file() and (REPO_DIR / "data").is_dir()
+            else Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "dl-course-data")
 CHUNK = 1 << 20
 
 
@@ -50,7 +53,7 @@ class CorruptDataError(DataError):
 
 
 class ManifestError(DataError):
-    """The project's manifest ``data/SHA256SUMS`` is missing, empty, malformed or silent about a data set."""
+    """The project's manifest ``utils/data/SHA256SUMS`` is missing, empty, malformed or silent about a data set."""
 
 
 class CorruptDataWarning(UserWarning):
@@ -111,7 +114,7 @@ def _parse_manifest(path: Path) -> dict[str, list[str]]:
         text = path.read_text()
     except OSError as err:
         raise ManifestError(f"cannot read the data manifest {path} ({err.strerror or err}). It is part of the course "
-                            "repository: restore it (`git checkout data/SHA256SUMS`), or reinstall the package.") from None
+                            "repository: restore it (`git checkout utils/data/SHA256SUMS`), or reinstall the package.") from None
     manifest: dict[str, list[str]] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -119,11 +122,11 @@ def _parse_manifest(path: Path) -> dict[str, list[str]]:
         fields = line.split(maxsplit=1)
         if len(fields) != 2 or len(fields[0]) != 64 or not all(c in "0123456789abcdef" for c in fields[0]):
             raise ManifestError(f"{path}:{number} is not a line 'sha256  relative/path': {line!r}. "
-                                "Restore the file from the repository (`git checkout data/SHA256SUMS`).")
+                                "Restore the file from the repository (`git checkout utils/data/SHA256SUMS`).")
         manifest.setdefault(fields[1].lstrip("*").removeprefix("./"), []).append(fields[0])
     if not manifest:
         raise ManifestError(f"the data manifest {path} is empty, so nothing can be verified. Restore it from the "
-                            "repository (`git checkout data/SHA256SUMS`).")
+                            "repository (`git checkout utils/data/SHA256SUMS`).")
     return manifest
 
 
@@ -203,7 +206,7 @@ def fetch_folder(root: Path, name: str) -> tempfile.TemporaryDirectory:
 # ---------------------------------------------------------------- where the files are
 
 def data_root() -> Path:
-    """Folder where data sets are cached: ``COURSE_DATA_ROOT`` or the repository's ``data/``."""
+    """Folder where data sets are cached: ``COURSE_DATA_ROOT``, else the checkout's ``data/``, else ``~/.cache/dl-course-data``."""
     return Path(os.environ.get(ROOT_ENV) or DATA_DIR).expanduser()
 
 
@@ -234,7 +237,7 @@ def _cached_manifest(path: str, mtime_ns: int, size: int) -> dict[str, frozenset
 
 
 def manifest() -> dict[str, frozenset[str]]:
-    """The project's manifest ``data/SHA256SUMS`` (re-read when it changes)."""
+    """The project's manifest ``utils/data/SHA256SUMS`` (re-read when it changes)."""
     try:
         stat = MANIFEST.stat()
     except OSError:
@@ -255,7 +258,7 @@ def expected_files(name: str) -> dict[str, frozenset[str]]:
     if not expected:
         raise ManifestError(f"the data manifest {MANIFEST} lists no files under {prefix}, so the {name} data set "
                             "cannot be verified. Restore the manifest from the repository "
-                            "(`git checkout data/SHA256SUMS`).")
+                            "(`git checkout utils/data/SHA256SUMS`).")
     return expected
 
 

@@ -42,7 +42,7 @@ def _download(root: Path, wanted: dict[str, frozenset[str]]) -> None:
             if digest not in digests:
                 raise DataUnavailableError(
                     f"the {TRANSLATION_PAIRS} pairs derived from {TUTORIAL_DATA_URL} have SHA-256 {digest}, which "
-                    f"data/SHA256SUMS does not list for {rel}: that download cannot be verified. Get the course's "
+                    f"utils/data/SHA256SUMS does not list for {rel}: that download cannot be verified. Get the course's "
                     f"copy instead: point COURSE_DATA_MIRROR at the offline copies, or put eng-fra.txt into "
                     f"{root / rel} (data/README.md says where it comes from).")
             install_verified(derived, root / rel, digests, move=True)
