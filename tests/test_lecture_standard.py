@@ -16,7 +16,6 @@ from notebook_setup import has_setup_cell  # noqa: E402
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 NOT_YET = {
     "11_rnn_translation",
-    "12_depth_expressivity",
 }
 BAD_OUTPUT = {
     "widget view": re.compile(r"application/vnd\.jupyter\.widget-view"),
