@@ -82,6 +82,7 @@ def _edit(path: Path, replace: dict[str, str] | None = None, append: list[str] =
 def _grade_toy(tmp_path, replace=None, append=(), **options):
     source_dir, path = _toy(tmp_path, solved=False)
     started = time.monotonic()
+    options.setdefault("setup_timeout", 15)  # the toy's cells take well under a second; a hang is stopped sooner
     report = grade(_edit(path, replace, append), source_dir=source_dir, total_timeout=LIMIT, **options)
     seconds = time.monotonic() - started
     assert seconds < LIMIT + 15, f"the grader took {seconds:.0f} s, over its {LIMIT:.0f} s limit"

@@ -63,7 +63,9 @@ def test_models_are_sent_as_layers_and_weights():
 
 
 def test_the_grader_rebuilds_a_sent_model_exactly():
-    grade = pytest.importorskip("coursework.grade")  # instructor side: not in the student export
+    if not (Path(harness.__file__).parent / "grade.py").exists():
+        pytest.skip("the grader (instructor side) is not part of the student repository")
+    from coursework import grade
     torch.manual_seed(0)
     model = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU(), nn.MaxPool2d(2),
                           nn.Flatten(), nn.Linear(4 * 14 * 14, 10)).eval()
