@@ -14,9 +14,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from notebook_setup import has_setup_cell  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-NOT_YET = {
-    "11_rnn_translation",
-}
+NOT_YET: set[str] = set()
 BAD_OUTPUT = {
     "widget view": re.compile(r"application/vnd\.jupyter\.widget-view"),
     "frozen progress bar": re.compile(r"\b0%\|"),
