@@ -17,7 +17,8 @@ def finite_class_bound(n: int, log_size: float, delta: float = 0.05) -> float:
 def vc_bound(n: int, vc: int, delta: float = 0.05) -> float:
     """Gap bound for binary classifiers of VC dimension d (Mohri, Rostamizadeh, Talwalkar, *Foundations of Machine
     Learning*, 2nd ed., Corollary 3.19): L(h) ≤ L̂(h) + sqrt(2 d ln(e n / d) / n) + sqrt(ln(1/δ) / (2n)) for all h,
-    with probability ≥ 1 − δ. Needs n ≥ d; for n < d the class can shatter the sample and there is no bound (inf)."""
+    with probability ≥ 1 − δ. Stated for n ≥ d; for n < d the growth function can be 2ⁿ and the same argument gives
+    only sqrt(2 ln 2) > 1, a vacuous bound, returned as inf."""
     if n < vc:
         return math.inf
     return math.sqrt(2 * vc * math.log(math.e * n / vc) / n) + math.sqrt(math.log(1 / delta) / (2 * n))
