@@ -17,6 +17,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
+from utils.ddp_demo import setup
 from utils.distributed import say
 
 # (name, output channels or units) of AlexNet (Krizhevsky, Sutskever, Hinton, NeurIPS 2012), both GPUs together
@@ -165,13 +166,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--out", required=True, help="JSON file for the results (rank 0)")
     args = parser.parse_args(argv)
-    dist.init_process_group("gloo")  # activations travel through CPU memory here; on GPUs use NCCL
-    rank, world = dist.get_rank(), dist.get_world_size()
+    rank, world, device = setup()  # gloo on the CPU; NCCL with one GPU per column where there are enough GPUs
     torch.manual_seed(0)
     num_classes = 1000 if args.width == 1 else 10
-    reference = alexnet_grouped(num_classes, args.width, args.size).double()
-    x = torch.randn(args.batch, 3, args.size, args.size, dtype=torch.float64)
-    y = torch.randint(0, num_classes, (args.batch,))
+    reference = alexnet_grouped(num_classes, args.width, args.size).double().to(device)
+    x = torch.randn(args.batch, 3, args.size, args.size, dtype=torch.float64).to(device)
+    y = torch.randint(0, num_classes, (args.batch,)).to(device)
     column = Column(reference, rank, world)
     say(f"[rank {rank}/{world}] column with {sum(p.numel() for p in column.parameters()):,} of the "
         f"{sum(p.numel() for p in reference.parameters()):,} parameters")
@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> None:
     mine = {f"{n}.{k}": getattr(getattr(column, n), k).grad for n in CONV_LAYERS for k in ("weight", "bias")}
     gradient_difference = max((mine[name] - grad).abs().max().item()
                               for name, grad in column_weights(reference, rank, world, grad=True).items())
-    differences = torch.tensor([(output - expected).abs().max().item(), gradient_difference])
+    differences = torch.tensor([(output - expected).abs().max().item(), gradient_difference], device=device)
     dist.all_reduce(differences, op=dist.ReduceOp.MAX)
     if rank == 0:
         result = {"max_output_difference": differences[0].item(), "max_gradient_difference": differences[1].item(),
