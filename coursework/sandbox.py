@@ -112,15 +112,16 @@ def _wrap(kind: str, box: Path, command: list[str], uid: int) -> list[str]:
     for system in ("/usr", "/bin", "/lib", "/lib64", "/etc/alternatives"):
         if os.path.exists(system):
             wrapped += ["--ro-bind", system, system]
-    made = set()
+    # The private /tmp first: the Python paths bound next may lie under /tmp (a checkout there) and must stay visible.
+    wrapped += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp"]
+    made = {Path("/tmp")}
     for path in _python_paths():
         for parent in reversed(path.parents):
             if str(parent) != "/" and parent not in made and not any(str(parent).startswith(s) for s in ("/usr",)):
                 made.add(parent)
                 wrapped += ["--perms", "0755", "--dir", str(parent)]
         wrapped += ["--ro-bind", str(path), str(path)]
-    wrapped += ["--proc", "/proc", "--dev", "/dev", "--perms", "1777", "--tmpfs", "/tmp",
-                "--bind", str(box), "/submission", "--chdir", "/submission"]
+    wrapped += ["--bind", str(box), "/submission", "--chdir", "/submission"]
     return wrapped + drop + command
 
 
