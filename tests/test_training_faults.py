@@ -19,16 +19,7 @@ from torch import nn
 from utils.reproducibility import seed_everything
 from utils.training import TensorLoader, evaluate, fit, predict
 
-
-def blobs(n=200, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    y = torch.randint(0, 3, (n,), generator=g)
-    centres = torch.tensor([[2.0, 0.0], [-2.0, 0.0], [0.0, 2.5]])
-    return centres[y] + 0.7 * torch.randn(n, 2, generator=g), y
-
-
-def small_net():
-    return nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Dropout(0.2), nn.Linear(16, 3))
+from test_training import blobs, small_net  # the same toy problem as the training tests
 
 
 def jitter(batch: torch.Tensor) -> torch.Tensor:
@@ -40,7 +31,7 @@ def jitter(batch: torch.Tensor) -> torch.Tensor:
 def train_with_numpy_augmentation(epochs, checkpoint=None, crash_at_step=None):
     seed_everything(0)
     model = small_net()
-    x, y = blobs()
+    x, y = blobs(200)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     if crash_at_step is not None:
         step, calls = optimizer.step, [0]
