@@ -1,7 +1,7 @@
 """Time to 99 % MNIST validation accuracy: the standard PyTorch example recipe against the course recipe, side by side.
 
-    python benchmarks/mnist_time_to_99.py                     # 5 seeds of ours, 3 of the standard (idle 2-core CPU: ~20 min)
-    python benchmarks/mnist_time_to_99.py --seeds 5 --standard-seeds 5 --save   # and store utils/results/…json
+    python benchmarks/mnist_time_to_99.py                     # 5 paired seeds of each recipe (idle 2-core CPU: ~25 min)
+    python benchmarks/mnist_time_to_99.py --save              # and store utils/results/mnist_time_to_99.json
     python benchmarks/mnist_time_to_99.py --part ours --save & python benchmarks/mnist_time_to_99.py --part standard --save
                                                               # the two halves in parallel; --save merges them
 
@@ -12,8 +12,9 @@ and reported beside the time; nothing is chosen with them.
 (a) Standard: the classic PyTorch MNIST example (github.com/pytorch/examples, mnist/main.py): its network, Adadelta
     lr 1.0 with StepLR gamma 0.7, batch 64, torchvision MNIST through a DataLoader with ToTensor + Normalize. It trains
     until its validation accuracy, evaluated after every epoch, first reaches 99 % (early stopping on validation).
-(b) Ours: ``utils.vision.mnist_cnn(width)`` (conv-BN-ReLU stages), SGD with Nesterov momentum and a one-cycle schedule
-    over a fixed number of epochs, batch 256, the whole data set as one uint8 tensor on the device (``TensorLoader``).
+(b) Ours: ``utils.vision.mnist_cnn(16)`` (conv, max-pool, BN, ReLU stages; channels-last), SGD with Nesterov momentum
+    and a one-cycle schedule (peak 0.4) over two epochs, batch 256, the whole data set as one uint8 tensor on the device
+    (``TensorLoader``). Epochs and peak rate were chosen on the validation split over five seeds.
     Its time is that of the whole schedule (conservative: it is ≥ the moment validation first passes 99 %).
 The clock runs from building the data pipeline to the validation evaluation that ends the run. Both wall-clock and
 CPU time (``time.process_time``, all threads of the process) are recorded: on a machine shared with other jobs the
@@ -44,6 +45,7 @@ from utils.vision import MNIST_VALIDATION, PyTorchExampleNet, mnist_cnn, mnist_s
 
 TARGET = 0.99
 MEAN_TARGET = 0.992  # margin: the course recipe's mean test accuracy over seeds
+PEAK_LR = 0.4  # the course recipe's one-cycle peak, chosen with the number of epochs on the validation split
 RESULT = Path(__file__).resolve().parents[1] / "utils" / "results" / "mnist_time_to_99.json"
 
 
@@ -83,8 +85,8 @@ def our_recipe(device: torch.device, seed: int, width: int, epochs: int) -> dict
                          seed=seed)
     val = TensorLoader(*splits["val"], batch_size=2500, transform=mnist_normalise)
     model = mnist_cnn(width).to(device)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.2, momentum=0.9, nesterov=True, weight_decay=5e-4)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.2, total_steps=epochs * len(train))
+    optimizer = torch.optim.SGD(model.parameters(), lr=PEAK_LR, momentum=0.9, nesterov=True, weight_decay=5e-4)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=PEAK_LR, total_steps=epochs * len(train))
     curve, first = [], None
     for epoch in range(1, epochs + 1):  # fit's amp default: bf16 autocast on CUDA, off on CPU
         fit(model, train, F.cross_entropy, optimizer, 1, scheduler=scheduler, scheduler_every="batch", verbose=False)
@@ -118,9 +120,9 @@ def summarise(ours: list[dict], standard: list[dict]) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=5, help="seeds of the course recipe (0, 1, …)")
-    parser.add_argument("--standard-seeds", type=int, default=3, help="seeds of the standard recipe (≤ --seeds)")
+    parser.add_argument("--standard-seeds", type=int, default=5, help="seeds of the standard recipe (≤ --seeds)")
     parser.add_argument("--width", type=int, default=16, help="channels of mnist_cnn's first stage")
-    parser.add_argument("--epochs", type=int, default=3, help="length of our one-cycle schedule")
+    parser.add_argument("--epochs", type=int, default=2, help="length of our one-cycle schedule")
     parser.add_argument("--max-epochs", type=int, default=14, help="give up on the standard recipe after this many")
     parser.add_argument("--part", choices=("both", "ours", "standard"), default="both",
                         help="run one recipe only; with --save, the other recipe's saved runs are kept")
@@ -167,12 +169,12 @@ def main() -> None:
 def save(ours: list[dict], standard: list[dict], args, device, threads: int) -> None:
     if args.part != "both" and RESULT.exists():  # keep the other half's runs (same recipe only)
         saved = json.loads(RESULT.read_text())
-        if (saved["width"], saved["epochs"]) == (args.width, args.epochs):
+        if (saved["width"], saved["epochs"], saved.get("peak_lr")) == (args.width, args.epochs, PEAK_LR):
             ours = ours if args.part == "ours" else saved["ours"]
             standard = standard if args.part == "standard" else saved["standard"]
     complete = len(ours) >= args.seeds and len(standard) >= min(args.standard_seeds, args.seeds)
     RESULT.write_text(json.dumps({"torch": torch.__version__, "device": str(device), "threads": threads,
-                                  "width": args.width, "epochs": args.epochs, "complete": complete, "ours": ours,
+                                  "width": args.width, "epochs": args.epochs, "peak_lr": PEAK_LR, "complete": complete, "ours": ours,
                                   "standard": standard, "summary": summarise(ours, standard)},
                                  indent=1) + "\n")
 

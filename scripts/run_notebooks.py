@@ -18,8 +18,10 @@ import nbformat
 from nbclient import NotebookClient
 
 
-def execute(path: Path, timeout: int) -> tuple[nbformat.NotebookNode, float]:
-    notebook = nbformat.read(path, as_version=4)
+def execute(path: Path, timeout: int, notebook: nbformat.NotebookNode | None = None
+            ) -> tuple[nbformat.NotebookNode, float]:
+    """Run ``notebook`` (default: the one at ``path``) in a fresh kernel started in ``path``'s folder."""
+    notebook = notebook if notebook is not None else nbformat.read(path, as_version=4)
     started = time.perf_counter()
     NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()

@@ -34,14 +34,19 @@ def conv_block(c_in: int, c_out: int, convs: int = 1) -> list[nn.Module]:
 
 
 def mnist_cnn(width: int = 8) -> nn.Sequential:
-    """LeNet-style: three (conv-BN-ReLU, 2×2 max-pool) stages of ``width``, 2·width, 4·width channels and one linear layer.
+    """LeNet-style: three stages of (3×3 conv, 2×2 max-pool, batch norm, ReLU) with ``width``, 2·width, 4·width channels,
+    then one linear layer. 28 → 14 → 7 → 3 pixels; with ``width=8`` it has about 8,000 parameters.
 
-    28 → 14 → 7 → 3 pixels; with ``width=8`` it has about 8,000 parameters.
+    Each stage pools straight after its convolution: max-pooling commutes with ReLU, so batch norm and ReLU then work on
+    a quarter of the values. The weights are stored channels-last, the layout oneDNN (CPU) and cuDNN convolutions are
+    fastest in; together the two make a CPU epoch about twice as fast (lecture 7 measures it).
     """
-    return nn.Sequential(*conv_block(1, width), nn.MaxPool2d(2),
-                         *conv_block(width, 2 * width), nn.MaxPool2d(2),
-                         *conv_block(2 * width, 4 * width), nn.MaxPool2d(2),
-                         nn.Flatten(), nn.Linear(4 * width * 3 * 3, 10))
+    layers: list[nn.Module] = []
+    for c_in, c_out in ((1, width), (width, 2 * width), (2 * width, 4 * width)):
+        layers += [nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(c_out),
+                   nn.ReLU(inplace=True)]
+    model = nn.Sequential(*layers, nn.Flatten(), nn.Linear(4 * width * 3 * 3, 10))
+    return model.to(memory_format=torch.channels_last)
 
 
 class PyTorchExampleNet(nn.Module):
