@@ -86,9 +86,10 @@ def run(path: Path, seed: int, timeout: int, store: bool) -> dict:
     executed = with_seed(notebook, seed, probe_source(headlines))
     try:
         executed, seconds = execute(path, timeout, executed)
-    except CellExecutionError as error:
-        summary = next((line for line in str(error).splitlines() if "Error" in line), str(error)[:200])
-        return {"seed": seed, "passed": False, "error": summary.strip()}
+    except CellExecutionError as error:  # the client filled ``executed`` up to the failing cell
+        failing = next((cell.source.splitlines()[0] for cell in executed.cells if cell.cell_type == "code" and any(
+            output.output_type == "error" for output in cell.get("outputs", []))), "?")
+        return {"seed": seed, "passed": False, "error": f"{error.ename}: {error.evalue}", "cell": failing}
     text = "".join(output.get("text", "") for output in executed.cells[-1].outputs)
     values = json.loads(text.split(MARKER, 1)[1])
     if store and seed == 0:
