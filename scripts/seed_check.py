@@ -52,6 +52,13 @@ HEADLINES: dict[str, dict[str, tuple[str, str, float]]] = {
         "isolated digits, training seconds": ("cnn_seconds", "", 0.0),
         "connected digits, training seconds": ("ctc_seconds", "", 0.0),
     },
+    "11_rnn_translation": {
+        "beam search BLEU": ('beam_scores["bleu"]', ">=", 25.0),
+        "greedy BLEU": ('greedy_scores["bleu"]', "", 0.0),
+        "training seconds": ("training_seconds", "", 0.0),
+        "attention, mean largest weight": ("peak", "", 0.0),
+        "attention, mean weight on <eos>": ("on_eos", "", 0.0),
+    },
 }
 
 
