@@ -174,8 +174,8 @@ def save(ours: list[dict], standard: list[dict], args, device, threads: int) -> 
             standard = standard if args.part == "standard" else saved["standard"]
     complete = len(ours) >= args.seeds and len(standard) >= min(args.standard_seeds, args.seeds)
     RESULT.write_text(json.dumps({"torch": torch.__version__, "device": str(device), "threads": threads,
-                                  "width": args.width, "epochs": args.epochs, "peak_lr": PEAK_LR, "complete": complete, "ours": ours,
-                                  "standard": standard, "summary": summarise(ours, standard)},
+                                  "width": args.width, "epochs": args.epochs, "peak_lr": PEAK_LR, "complete": complete,
+                                  "ours": ours, "standard": standard, "summary": summarise(ours, standard)},
                                  indent=1) + "\n")
 
 

@@ -105,8 +105,8 @@ def run(path: Path, seed: int, timeout: int, store: bool) -> dict:
     return {"seed": seed, "passed": True, "seconds": round(seconds, 1), "values": values}
 
 
-def record(path: Path, runs: list[dict]) -> None:
-    """Merge ``runs`` into the saved results under a lock (several notebooks may be checked at once)."""
+def record(path: Path, runs: list[dict]) -> dict:
+    """Merge ``runs`` into the saved results under a lock (several notebooks may be checked at once); return the entry."""
     notebook = nbformat.read(path, as_version=4)
     with open(__file__) as lock:  # this script's own file is the lock
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -119,6 +119,7 @@ def record(path: Path, runs: list[dict]) -> None:
         tmp = RESULT.with_suffix(".tmp")
         tmp.write_text(json.dumps(dict(sorted(saved.items())), indent=1) + "\n")
         tmp.replace(RESULT)
+    return entry
 
 
 def margins(entry: dict) -> dict[str, dict[str, float]]:
@@ -151,9 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     for seed in args.seeds:
         runs.append(run(args.notebook, seed, args.timeout, args.store))
         print(json.dumps(runs[-1]), flush=True)
-    record(args.notebook, runs)
-    entry = json.loads(RESULT.read_text())[args.notebook.stem]
-    for name, row in margins(entry).items():
+    for name, row in margins(record(args.notebook, runs)).items():
         extra = f", margin {row['margin']:+.4f}" if "margin" in row else ""
         print(f"{name}: min {row['min']:.4f}, mean {row['mean']:.4f}, max {row['max']:.4f}{extra}")
     return 0 if all(run["passed"] for run in runs) else 1
