@@ -106,7 +106,8 @@ def run(path: Path, seed: int, timeout: int, store: bool) -> dict:
 
 
 def record(path: Path, runs: list[dict]) -> dict:
-    """Merge ``runs`` into the saved results under a lock (several notebooks may be checked at once); return the entry."""
+    """Merge ``runs`` into the saved results under a lock (several notebooks may be checked at once); return the
+    notebook's entry."""
     notebook = nbformat.read(path, as_version=4)
     with open(__file__) as lock:  # this script's own file is the lock
         fcntl.flock(lock, fcntl.LOCK_EX)
